@@ -1,0 +1,71 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# refmdev: reference mediated device for VFIO.
+#
+#   make                 build refmdev.ko (KDIR=<kernel build tree> to choose)
+#   make run             boot the default Debian kernel in QEMU and demo it
+#   make check [T=pat]   run the selftests in QEMU; T filters test names
+#   make checkpatch      kernel style check of the driver sources
+#
+# The Kbuild file describes the module; this file only drives things.
+
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/refmdev
+export CACHE
+BUILD := $(TOP)/build
+T ?=
+
+# KDIR: given, or the running kernel's build tree, or the default kernel.
+ifeq ($(KDIR),)
+RUNNING_KDIR := /lib/modules/$(shell uname -r)/build
+ifneq ($(wildcard $(RUNNING_KDIR)/Makefile),)
+KDIR := $(RUNNING_KDIR)
+endif
+endif
+
+CC ?= gcc
+USER_CFLAGS := -O2 -g -Wall -Wextra -Werror -std=gnu11 -static \
+	       -I$(TOP)/include/uapi -I$(TOP)/selftests/lib
+
+SELFTESTS := $(patsubst $(TOP)/selftests/%.c,%,$(wildcard $(TOP)/selftests/*.c))
+SAMPLES := $(patsubst $(TOP)/samples/%.c,%,$(wildcard $(TOP)/samples/*.c))
+TESTLIB := $(wildcard $(TOP)/selftests/lib/*.c)
+TESTLIB_H := $(wildcard $(TOP)/selftests/lib/*.h) $(TOP)/include/uapi/linux/refmdev.h
+
+.PHONY: all modules userspace deps run check checkpatch clean
+
+all: modules
+
+modules: deps
+	@kdir="$(KDIR)"; \
+	if [ -z "$$kdir" ]; then kdir=$$(scripts/fetch-kernel.sh)/build || exit 1; fi; \
+	echo "  KDIR    $$kdir"; \
+	$(MAKE) -C "$$kdir" M=$(TOP) W=1 modules
+
+deps:
+	@scripts/host-deps.sh
+
+userspace: $(addprefix $(BUILD)/selftests/,$(SELFTESTS)) \
+	   $(addprefix $(BUILD)/samples/,$(SAMPLES))
+
+$(BUILD)/selftests/%: $(TOP)/selftests/%.c $(TESTLIB) $(TESTLIB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(USER_CFLAGS) -o $@ $< $(TESTLIB)
+
+$(BUILD)/samples/%: $(TOP)/samples/%.c $(TOP)/include/uapi/linux/refmdev.h
+	@mkdir -p $(dir $@)
+	$(CC) $(USER_CFLAGS) -o $@ $<
+
+run: deps userspace
+	@scripts/make-run.sh
+
+check: deps userspace
+	@T="$(T)" scripts/make-check.sh
+
+checkpatch: deps
+	@scripts/checkpatch.sh
+
+clean:
+	@kdir="$(KDIR)"; [ -z "$$kdir" ] || $(MAKE) -C "$$kdir" M=$(TOP) clean
+	rm -rf $(BUILD) *.ko *.o *.mod *.mod.c .*.cmd modules.order Module.symvers \
+		mdev/*.o mdev/.*.cmd p2p/*.o p2p/.*.cmd

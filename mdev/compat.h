@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The kernel interfaces refmdev uses moved a little between the Debian
+ * kernels it supports (6.1, 6.12, 7.x). Kbuild probes the target tree's
+ * headers for each difference (see REFMDEV_HAVE_* in Kbuild), which also
+ * catches backports that a version number would miss; the differences
+ * live here so the rest of the driver reads like code for one kernel.
+ */
+#ifndef REFMDEV_COMPAT_H
+#define REFMDEV_COMPAT_H
+
+#include <linux/device.h>
+#include <linux/eventfd.h>
+#include <linux/mm.h>
+#include <linux/vfio.h>
+
+#ifdef REFMDEV_HAVE_LINUX_UNALIGNED_H
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
+
+/* eventfd_signal() lost its count argument in 6.8. */
+static inline void refmdev_eventfd_signal(struct eventfd_ctx *ctx)
+{
+#ifdef REFMDEV_HAVE_EVENTFD_SIGNAL_NO_COUNT
+	eventfd_signal(ctx);
+#else
+	eventfd_signal(ctx, 1);
+#endif
+}
+
+/* vm_flags became write-protected behind vm_flags_set() in 6.3. */
+static inline void refmdev_vm_flags_set(struct vm_area_struct *vma,
+					vm_flags_t flags)
+{
+#ifdef REFMDEV_HAVE_VM_FLAGS_SET
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
+#endif
+}
+
+/* Before 6.2 the driver's .release had to free the vfio_device itself. */
+static inline void refmdev_vfio_free_device(struct vfio_device *vdev)
+{
+#ifdef REFMDEV_HAVE_VFIO_FREE_DEVICE
+	vfio_free_device(vdev);
+#endif
+}
+
+/* class_create() lost its owner argument in 6.4. */
+static inline struct class *refmdev_class_create(const char *name)
+{
+#ifdef REFMDEV_HAVE_CLASS_CREATE_OWNER
+	return class_create(THIS_MODULE, name);
+#else
+	return class_create(name);
+#endif
+}
+
+#endif /* REFMDEV_COMPAT_H */

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The VFIO face of a refmdev: device lifetime hooks, resets, the device
+ * ioctls and region access dispatch. The parts of the device itself live
+ * in config.c, regs.c, irq.c and devmem.c.
+ */
+#include <linux/uaccess.h>
+#include "compat.h"
+#include "refmdev.h"
+
+/*
+ * Function reset: what VFIO_DEVICE_RESET and REFMDEV_CTRL_RESET do.
+ * Registers go to power-on values and device memory is replaced; the
+ * configuration space is kept, as vfio-pci keeps it by saving and
+ * restoring around the hardware reset, so the user's BAR and command
+ * settings survive. Nothing is changed if fresh memory cannot be had.
+ */
+int refmdev_function_reset(struct refmdev *rd)
+{
+	int ret;
+
+	lockdep_assert_held(&rd->lock);
+	ret = refmdev_devmem_replace(rd);
+	if (ret)
+		return ret;
+	refmdev_regs_init(rd);
+	refmdev_irq_update(rd);
+	return 0;
+}
+
+/*
+ * Function-level reset as a guest starts it through PCI_EXP_DEVCTL: the
+ * function reset plus configuration space back to power-on, memory
+ * decoding off. The guest's PCI core restores its config afterwards.
+ */
+int refmdev_flr(struct refmdev *rd)
+{
+	int ret;
+
+	lockdep_assert_held(&rd->lock);
+	ret = refmdev_function_reset(rd);
+	if (ret)
+		return ret;
+	refmdev_config_init(rd);
+	refmdev_devmem_set_decode(rd, false);
+	refmdev_irq_update(rd);
+	return 0;
+}
+
+static int refmdev_init_dev(struct vfio_device *vdev)
+{
+	struct refmdev *rd = vdev_to_refmdev(vdev);
+	struct mdev_device *mdev = to_mdev_device(vdev->dev);
+	int ret;
+
+	rd->type = container_of(mdev->type, struct refmdev_type, mtype);
+	mutex_init(&rd->lock);
+	refmdev_config_init(rd);
+	refmdev_regs_init(rd);
+	ret = refmdev_devmem_init(rd);
+	if (ret)
+		mutex_destroy(&rd->lock);
+	return ret;
+}
+
+static void refmdev_release_dev(struct vfio_device *vdev)
+{
+	struct refmdev *rd = vdev_to_refmdev(vdev);
+
+	refmdev_devmem_free(rd);
+	mutex_destroy(&rd->lock);
+	refmdev_vfio_free_device(vdev);
+}
+
+/*
+ * Every user starts from power-on state with fresh device memory, so no
+ * data crosses from one user to the next. Memory decoding is then turned
+ * on, as the host PCI core's pci_enable_device() does for vfio-pci users.
+ */
+static int refmdev_open_device(struct vfio_device *vdev)
+{
+	struct refmdev *rd = vdev_to_refmdev(vdev);
+	int ret;
+
+	mutex_lock(&rd->lock);
+	ret = refmdev_flr(rd);
+	if (!ret)
+		refmdev_config_set_command(rd, PCI_COMMAND_MEMORY);
+	mutex_unlock(&rd->lock);
+	return ret;
+}
+
+static void refmdev_close_device(struct vfio_device *vdev)
+{
+	struct refmdev *rd = vdev_to_refmdev(vdev);
+
+	refmdev_irq_release_all(rd);
+	mutex_lock(&rd->lock);
+	refmdev_config_set_command(rd, 0);
+	mutex_unlock(&rd->lock);
+}
+
+static long refmdev_get_info(unsigned long arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_device_info, num_irqs);
+	struct vfio_device_info info;
+
+	if (copy_from_user(&info, (void __user *)arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+
+	info.flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
+	info.num_regions = VFIO_PCI_NUM_REGIONS;
+	info.num_irqs = VFIO_PCI_NUM_IRQS;
+	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
+}
+
+static long refmdev_get_region_info(struct refmdev *rd, unsigned long arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_region_info, offset);
+	struct vfio_region_info info;
+
+	if (copy_from_user(&info, (void __user *)arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz || info.index >= VFIO_PCI_NUM_REGIONS)
+		return -EINVAL;
+
+	info.offset = REFMDEV_INDEX_TO_OFFSET(info.index);
+	info.cap_offset = 0;
+	switch (info.index) {
+	case VFIO_PCI_CONFIG_REGION_INDEX:
+		info.size = REFMDEV_CFG_SIZE;
+		info.flags = VFIO_REGION_INFO_FLAG_READ |
+			     VFIO_REGION_INFO_FLAG_WRITE;
+		break;
+	case REFMDEV_REGS_BAR:
+		info.size = REFMDEV_REGS_SIZE;
+		info.flags = VFIO_REGION_INFO_FLAG_READ |
+			     VFIO_REGION_INFO_FLAG_WRITE;
+		break;
+	case REFMDEV_DEVMEM_BAR:
+		info.size = rd->type->devmem_size;
+		info.flags = VFIO_REGION_INFO_FLAG_READ |
+			     VFIO_REGION_INFO_FLAG_WRITE |
+			     VFIO_REGION_INFO_FLAG_MMAP;
+		break;
+	case VFIO_PCI_VGA_REGION_INDEX:
+		return -EINVAL;		/* not a VGA device, as vfio-pci says */
+	default:			/* unimplemented BARs, no ROM */
+		info.size = 0;
+		info.flags = 0;
+		break;
+	}
+	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
+}
+
+static long refmdev_ioctl(struct vfio_device *vdev, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct refmdev *rd = vdev_to_refmdev(vdev);
+	long ret;
+
+	switch (cmd) {
+	case VFIO_DEVICE_GET_INFO:
+		return refmdev_get_info(arg);
+	case VFIO_DEVICE_GET_REGION_INFO:
+		return refmdev_get_region_info(rd, arg);
+	case VFIO_DEVICE_GET_IRQ_INFO:
+		return refmdev_irq_get_info(rd, arg);
+	case VFIO_DEVICE_SET_IRQS:
+		return refmdev_irq_set(rd, arg);
+	case VFIO_DEVICE_RESET:
+		mutex_lock(&rd->lock);
+		ret = refmdev_function_reset(rd);
+		mutex_unlock(&rd->lock);
+		return ret;
+	}
+	return -ENOTTY;
+}
+
+static ssize_t refmdev_rw(struct refmdev *rd, char __user *buf, size_t count,
+			  loff_t *ppos, bool write)
+{
+	u64 index = (u64)*ppos >> REFMDEV_OFFSET_SHIFT;
+	loff_t pos = *ppos & REFMDEV_OFFSET_MASK;
+	ssize_t ret;
+
+	if (*ppos < 0)
+		return -EINVAL;
+
+	switch (index) {
+	case VFIO_PCI_CONFIG_REGION_INDEX:
+		ret = refmdev_config_rw(rd, buf, count, pos, write);
+		break;
+	case REFMDEV_REGS_BAR:
+		ret = refmdev_regs_rw(rd, buf, count, pos, write);
+		break;
+	case REFMDEV_DEVMEM_BAR:
+		ret = refmdev_devmem_rw(rd, buf, count, pos, write);
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (ret > 0)
+		*ppos += ret;
+	return ret;
+}
+
+static ssize_t refmdev_read(struct vfio_device *vdev, char __user *buf,
+			    size_t count, loff_t *ppos)
+{
+	return refmdev_rw(vdev_to_refmdev(vdev), buf, count, ppos, false);
+}
+
+static ssize_t refmdev_write(struct vfio_device *vdev, const char __user *buf,
+			     size_t count, loff_t *ppos)
+{
+	return refmdev_rw(vdev_to_refmdev(vdev), (char __user *)buf, count,
+			  ppos, true);
+}
+
+static int refmdev_mmap(struct vfio_device *vdev, struct vm_area_struct *vma)
+{
+	return refmdev_devmem_mmap(vdev_to_refmdev(vdev), vma);
+}
+
+const struct vfio_device_ops refmdev_vfio_ops = {
+	.name		= "vfio-refmdev",
+	.init		= refmdev_init_dev,
+	.release	= refmdev_release_dev,
+	.open_device	= refmdev_open_device,
+	.close_device	= refmdev_close_device,
+	.read		= refmdev_read,
+	.write		= refmdev_write,
+	.ioctl		= refmdev_ioctl,
+	.mmap		= refmdev_mmap,
+	.request	= refmdev_request,
+	.bind_iommufd	= vfio_iommufd_emulated_bind,
+	.unbind_iommufd	= vfio_iommufd_emulated_unbind,
+	.attach_ioas	= vfio_iommufd_emulated_attach_ioas,
+	.detach_ioas	= vfio_iommufd_emulated_detach_ioas,
+};

@@ -1,0 +1,333 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Interrupts of a refmdev, delivered to the VFIO user through eventfds.
+ *
+ * The device computes one "pending" condition from its registers
+ * (INT_STATUS & INT_MASK). INTx follows it as a level with vfio-pci's
+ * automasking: asserting signals the eventfd and masks the line until the
+ * user unmasks it, and an unmask while the level is still high signals
+ * again. MSI sends one message per rising edge of the condition. The
+ * device request (REQ) index asks the user to release the device when it
+ * is being removed.
+ *
+ * The ioctls follow vfio-pci's errno choices, since VFIO users are written
+ * against it: an index or range that does not exist is EINVAL, an action
+ * an index does not support is ENOTTY.
+ */
+#include <linux/eventfd.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include "compat.h"
+#include "refmdev.h"
+
+static u32 vfio_irq_count(unsigned int index)
+{
+	switch (index) {
+	case VFIO_PCI_INTX_IRQ_INDEX:
+	case VFIO_PCI_MSI_IRQ_INDEX:
+	case VFIO_PCI_REQ_IRQ_INDEX:
+		return 1;
+	default:	/* no MSI-X, no error reporting */
+		return 0;
+	}
+}
+
+static bool intx_level(struct refmdev *rd)
+{
+	return rd->irqs.pending &&
+	       !(refmdev_config_command(rd) & PCI_COMMAND_INTX_DISABLE);
+}
+
+static void intx_try_assert(struct refmdev *rd)
+{
+	struct refmdev_irqs *irqs = &rd->irqs;
+
+	if (irqs->mode != REFMDEV_IRQ_INTX || irqs->intx_masked ||
+	    !intx_level(rd))
+		return;
+	irqs->intx_masked = true;
+	refmdev_eventfd_signal(irqs->intx_trigger);
+}
+
+/* Re-evaluate the interrupt condition after any register change. */
+void refmdev_irq_update(struct refmdev *rd)
+{
+	struct refmdev_irqs *irqs = &rd->irqs;
+	bool was_pending = irqs->pending;
+
+	lockdep_assert_held(&rd->lock);
+	irqs->pending = !!(rd->regs.int_status & rd->regs.int_mask);
+
+	if (irqs->mode == REFMDEV_IRQ_MSI) {
+		if (irqs->pending && !was_pending)
+			refmdev_eventfd_signal(irqs->msi_trigger);
+	} else {
+		intx_try_assert(rd);
+	}
+}
+
+long refmdev_irq_get_info(struct refmdev *rd, unsigned long arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_irq_info, count);
+	struct vfio_irq_info info;
+
+	if (copy_from_user(&info, (void __user *)arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz || info.index >= VFIO_PCI_NUM_IRQS)
+		return -EINVAL;
+
+	info.count = vfio_irq_count(info.index);
+	info.flags = info.count ? VFIO_IRQ_INFO_EVENTFD : 0;
+	if (info.index == VFIO_PCI_INTX_IRQ_INDEX)
+		info.flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
+	else if (info.count)
+		info.flags |= VFIO_IRQ_INFO_NORESIZE;
+
+	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
+}
+
+/*
+ * Swap the eventfd in @slot for the one named by @fd (-1: none). The old
+ * context is released by the caller after dropping the lock; returns it.
+ */
+static int eventfd_replace(struct eventfd_ctx **slot, s32 fd,
+			   struct eventfd_ctx **old)
+{
+	struct eventfd_ctx *ctx = NULL;
+
+	if (fd < -1)
+		return -EINVAL;
+	if (fd >= 0) {
+		ctx = eventfd_ctx_fdget(fd);
+		if (IS_ERR(ctx))
+			return PTR_ERR(ctx);
+	}
+	*old = *slot;
+	*slot = ctx;
+	return 0;
+}
+
+/* Is the "fire now" form (DATA_NONE, or DATA_BOOL true) requested? */
+static bool irq_set_fires(const struct vfio_irq_set *hdr, const u8 *data)
+{
+	if (hdr->flags & VFIO_IRQ_SET_DATA_NONE)
+		return true;
+	return (hdr->flags & VFIO_IRQ_SET_DATA_BOOL) && data[0];
+}
+
+static int irq_set_intx(struct refmdev *rd, struct vfio_irq_set *hdr,
+			const u8 *data, struct eventfd_ctx **old)
+{
+	struct refmdev_irqs *irqs = &rd->irqs;
+	int ret;
+
+	switch (hdr->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) {
+	case VFIO_IRQ_SET_ACTION_MASK:
+		if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD)
+			return -EINVAL;	/* no irqfd-style masking */
+		if (irq_set_fires(hdr, data))
+			irqs->intx_masked = true;
+		return 0;
+	case VFIO_IRQ_SET_ACTION_UNMASK:
+		if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD)
+			return -EINVAL;	/* no resampling unmask eventfd */
+		if (irq_set_fires(hdr, data)) {
+			irqs->intx_masked = false;
+			intx_try_assert(rd);
+		}
+		return 0;
+	}
+
+	/* ACTION_TRIGGER */
+	if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD) {
+		s32 fd = *(const s32 *)data;
+
+		if (irqs->mode == REFMDEV_IRQ_MSI)
+			return -EINVAL;
+		ret = eventfd_replace(&irqs->intx_trigger, fd, old);
+		if (ret)
+			return ret;
+		irqs->mode = fd >= 0 ? REFMDEV_IRQ_INTX : REFMDEV_IRQ_NONE;
+		irqs->intx_masked = false;
+		intx_try_assert(rd);
+		return 0;
+	}
+	/* Loopback: behave as if the device asserted INTx. */
+	if (irqs->mode == REFMDEV_IRQ_INTX && irq_set_fires(hdr, data) &&
+	    !irqs->intx_masked) {
+		irqs->intx_masked = true;
+		refmdev_eventfd_signal(irqs->intx_trigger);
+	}
+	return 0;
+}
+
+static int irq_set_msi(struct refmdev *rd, struct vfio_irq_set *hdr,
+		       const u8 *data, struct eventfd_ctx **old)
+{
+	struct refmdev_irqs *irqs = &rd->irqs;
+	int ret;
+
+	if ((hdr->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) !=
+	    VFIO_IRQ_SET_ACTION_TRIGGER)
+		return -ENOTTY;
+
+	if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD) {
+		s32 fd = *(const s32 *)data;
+
+		if (irqs->mode == REFMDEV_IRQ_INTX)
+			return -EINVAL;
+		ret = eventfd_replace(&irqs->msi_trigger, fd, old);
+		if (ret)
+			return ret;
+		irqs->mode = fd >= 0 ? REFMDEV_IRQ_MSI : REFMDEV_IRQ_NONE;
+		/* A condition already pending is an edge for the new vector. */
+		irqs->pending = false;
+		refmdev_irq_update(rd);
+		return 0;
+	}
+	if (irqs->mode == REFMDEV_IRQ_MSI && irq_set_fires(hdr, data))
+		refmdev_eventfd_signal(irqs->msi_trigger);
+	return 0;
+}
+
+static int irq_set_req(struct refmdev *rd, struct vfio_irq_set *hdr,
+		       const u8 *data, struct eventfd_ctx **old)
+{
+	struct refmdev_irqs *irqs = &rd->irqs;
+
+	if ((hdr->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) !=
+	    VFIO_IRQ_SET_ACTION_TRIGGER)
+		return -ENOTTY;
+	if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD)
+		return eventfd_replace(&irqs->req_trigger, *(const s32 *)data,
+				       old);
+	if (irq_set_fires(hdr, data) && irqs->req_trigger)
+		refmdev_eventfd_signal(irqs->req_trigger);
+	return 0;
+}
+
+/* count == 0 with DATA_NONE and ACTION_TRIGGER turns an index off. */
+static void irq_disable(struct refmdev *rd, unsigned int index,
+			struct eventfd_ctx **old)
+{
+	struct refmdev_irqs *irqs = &rd->irqs;
+
+	switch (index) {
+	case VFIO_PCI_INTX_IRQ_INDEX:
+		if (irqs->mode != REFMDEV_IRQ_INTX)
+			return;
+		*old = irqs->intx_trigger;
+		irqs->intx_trigger = NULL;
+		irqs->mode = REFMDEV_IRQ_NONE;
+		break;
+	case VFIO_PCI_MSI_IRQ_INDEX:
+		if (irqs->mode != REFMDEV_IRQ_MSI)
+			return;
+		*old = irqs->msi_trigger;
+		irqs->msi_trigger = NULL;
+		irqs->mode = REFMDEV_IRQ_NONE;
+		break;
+	case VFIO_PCI_REQ_IRQ_INDEX:
+		*old = irqs->req_trigger;
+		irqs->req_trigger = NULL;
+		break;
+	}
+}
+
+long refmdev_irq_set(struct refmdev *rd, unsigned long arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_irq_set, count);
+	struct eventfd_ctx *old = NULL;
+	struct vfio_irq_set hdr;
+	size_t data_size = 0;
+	u8 *data = NULL;
+	u32 action;
+	int ret;
+
+	if (copy_from_user(&hdr, (void __user *)arg, minsz))
+		return -EFAULT;
+	ret = vfio_set_irqs_validate_and_prepare(&hdr, vfio_irq_count(hdr.index),
+						 VFIO_PCI_NUM_IRQS, &data_size);
+	if (ret)
+		return ret;
+
+	/* Exactly one action; the helper already checked the data type. */
+	action = hdr.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
+	if (hweight32(action) != 1)
+		return -EINVAL;
+	if (!hdr.count) {
+		if (action != VFIO_IRQ_SET_ACTION_TRIGGER ||
+		    !(hdr.flags & VFIO_IRQ_SET_DATA_NONE))
+			return -EINVAL;
+	}
+
+	if (data_size) {
+		data = memdup_user((void __user *)(arg + minsz), data_size);
+		if (IS_ERR(data))
+			return PTR_ERR(data);
+	}
+
+	mutex_lock(&rd->lock);
+	if (!hdr.count) {
+		irq_disable(rd, hdr.index, &old);
+	} else {
+		switch (hdr.index) {
+		case VFIO_PCI_INTX_IRQ_INDEX:
+			ret = irq_set_intx(rd, &hdr, data, &old);
+			break;
+		case VFIO_PCI_MSI_IRQ_INDEX:
+			ret = irq_set_msi(rd, &hdr, data, &old);
+			break;
+		case VFIO_PCI_REQ_IRQ_INDEX:
+			ret = irq_set_req(rd, &hdr, data, &old);
+			break;
+		}
+	}
+	mutex_unlock(&rd->lock);
+
+	if (old)
+		eventfd_ctx_put(old);
+	kfree(data);
+	return ret;
+}
+
+/* Close: the user's eventfds go with the user. */
+void refmdev_irq_release_all(struct refmdev *rd)
+{
+	struct refmdev_irqs *irqs = &rd->irqs;
+	struct eventfd_ctx *ctx[3];
+	unsigned int i;
+
+	mutex_lock(&rd->lock);
+	ctx[0] = irqs->intx_trigger;
+	ctx[1] = irqs->msi_trigger;
+	ctx[2] = irqs->req_trigger;
+	memset(irqs, 0, sizeof(*irqs));
+	mutex_unlock(&rd->lock);
+
+	for (i = 0; i < ARRAY_SIZE(ctx); i++)
+		if (ctx[i])
+			eventfd_ctx_put(ctx[i]);
+}
+
+/*
+ * Called by the VFIO core, repeatedly, while removal waits for the user
+ * to close the device. Without a request eventfd nobody can be told, so
+ * say in the log why removal is stalled.
+ */
+void refmdev_request(struct vfio_device *vdev, unsigned int count)
+{
+	struct refmdev *rd = vdev_to_refmdev(vdev);
+
+	mutex_lock(&rd->lock);
+	if (rd->irqs.req_trigger) {
+		if (!count)
+			dev_notice(refmdev_dev(rd),
+				   "asking the user to release the device\n");
+		refmdev_eventfd_signal(rd->irqs.req_trigger);
+	} else if (!count) {
+		dev_notice(refmdev_dev(rd),
+			   "no device request eventfd; removal waits until the user closes the device\n");
+	}
+	mutex_unlock(&rd->lock);
+}

@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * refmdev internal definitions: the per-device state and the interfaces
+ * between the files that emulate its parts.
+ */
+#ifndef REFMDEV_H
+#define REFMDEV_H
+
+#include <linux/mdev.h>
+#include <linux/mutex.h>
+#include <linux/pci_regs.h>
+#include <linux/types.h>
+#include <linux/vfio.h>
+#include <uapi/linux/refmdev.h>
+
+#define REFMDEV_NAME		"refmdev"
+
+/*
+ * VFIO region offsets: the region index sits above bit 40 of the file
+ * offset, the same convention vfio-pci uses, so tools that assume it work.
+ */
+#define REFMDEV_OFFSET_SHIFT	40
+#define REFMDEV_OFFSET_MASK	((1ULL << REFMDEV_OFFSET_SHIFT) - 1)
+#define REFMDEV_INDEX_TO_OFFSET(i)	((u64)(i) << REFMDEV_OFFSET_SHIFT)
+
+struct refmdev_type {
+	struct mdev_type mtype;
+	unsigned int index;		/* subsystem ID offset */
+	u64 devmem_size;		/* BAR2 size: a power of two */
+};
+
+/*
+ * Device memory behind BAR2.
+ *
+ * Pages are ordinary order-0 kernel pages (never movable), mapped into
+ * user space through normal PTEs so that GUP can take real references.
+ * Lifetime is by reference count only: the device holds one reference on
+ * each page in @pages; user PTEs and pins of other devices hold their own.
+ * Replacing the memory (reset, open) swaps in a new array and drops the
+ * device's references to the old pages, after zapping user mappings; a
+ * page that someone else still pins stays alive until they let go.
+ *
+ * @lock protects @pages and @decode. It is taken in the fault handler
+ * (under mmap_lock), so it must never be held while touching user memory
+ * or taking mmap_lock: region reads and writes take a page reference
+ * under the lock and copy after dropping it.
+ */
+struct refmdev_devmem {
+	struct mutex lock;	/* see above */
+	struct page **pages;
+	unsigned long npages;
+	bool decode;		/* PCI_COMMAND_MEMORY is set */
+};
+
+enum refmdev_irq_mode {
+	REFMDEV_IRQ_NONE,
+	REFMDEV_IRQ_INTX,
+	REFMDEV_IRQ_MSI,
+};
+
+/* Interrupt delivery to the VFIO user; protected by refmdev.lock. */
+struct refmdev_irqs {
+	enum refmdev_irq_mode mode;
+	struct eventfd_ctx *intx_trigger;
+	struct eventfd_ctx *msi_trigger;
+	struct eventfd_ctx *req_trigger;
+	bool intx_masked;	/* by the user, or automatically on assert */
+	bool pending;		/* last computed (INT_STATUS & INT_MASK) != 0 */
+};
+
+/* BAR0 register state; protected by refmdev.lock. */
+struct refmdev_regs {
+	u32 control;
+	u32 int_status;
+	u32 int_mask;
+	u32 scratch;
+	u64 scratch64;
+};
+
+/*
+ * One mediated device.
+ *
+ * Lifetime: allocated by vfio_alloc_device() in probe, freed through
+ * vfio_put_device() after vfio_unregister_group_dev() in remove. The VFIO
+ * core keeps it alive while any device fd (and so any mmap of it) exists.
+ *
+ * Lock order: @lock, then devmem.lock. Neither is held while copying to
+ * or from user memory. @lock covers configuration space, the register
+ * file, interrupt state and open/reset transitions.
+ */
+struct refmdev {
+	struct vfio_device vdev;
+	const struct refmdev_type *type;
+
+	struct mutex lock;	/* see above */
+	u8 config[REFMDEV_CFG_SIZE];
+	u8 config_wmask[PCI_CFG_SPACE_SIZE];	/* writable bits */
+	struct refmdev_regs regs;
+	struct refmdev_irqs irqs;
+
+	struct refmdev_devmem devmem;
+};
+
+static inline struct refmdev *vdev_to_refmdev(struct vfio_device *vdev)
+{
+	return container_of(vdev, struct refmdev, vdev);
+}
+
+static inline struct device *refmdev_dev(struct refmdev *rd)
+{
+	return rd->vdev.dev;
+}
+
+/* config.c: PCI configuration space */
+void refmdev_config_init(struct refmdev *rd);
+ssize_t refmdev_config_rw(struct refmdev *rd, char __user *buf,
+			  size_t count, loff_t pos, bool write);
+u16 refmdev_config_command(struct refmdev *rd);
+void refmdev_config_set_command(struct refmdev *rd, u16 cmd);
+
+/* regs.c: BAR0 register file */
+void refmdev_regs_init(struct refmdev *rd);
+ssize_t refmdev_regs_rw(struct refmdev *rd, char __user *buf,
+			size_t count, loff_t pos, bool write);
+
+/* irq.c: interrupt emulation and the VFIO IRQ ioctls */
+void refmdev_irq_update(struct refmdev *rd);
+long refmdev_irq_get_info(struct refmdev *rd, unsigned long arg);
+long refmdev_irq_set(struct refmdev *rd, unsigned long arg);
+void refmdev_irq_release_all(struct refmdev *rd);
+void refmdev_request(struct vfio_device *vdev, unsigned int count);
+
+/* devmem.c: BAR2 device memory */
+int refmdev_devmem_init(struct refmdev *rd);
+void refmdev_devmem_free(struct refmdev *rd);
+int refmdev_devmem_replace(struct refmdev *rd);
+void refmdev_devmem_set_decode(struct refmdev *rd, bool decode);
+ssize_t refmdev_devmem_rw(struct refmdev *rd, char __user *buf,
+			  size_t count, loff_t pos, bool write);
+int refmdev_devmem_mmap(struct refmdev *rd, struct vm_area_struct *vma);
+
+/* device.c: reset and the VFIO device ops */
+int refmdev_function_reset(struct refmdev *rd);
+int refmdev_flr(struct refmdev *rd);
+extern const struct vfio_device_ops refmdev_vfio_ops;
+
+#endif /* REFMDEV_H */

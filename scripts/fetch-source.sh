@@ -1,0 +1,34 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# fetch-source.sh [SERIES] - download Debian's linux-source-SERIES package
+# (default 6.12, from bookworm-backports) into the cache folder, unpack the
+# tree and print its directory. Used for scripts/checkpatch.pl and for the
+# debug kernel build. Nothing is installed into the system.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/apt-private.sh"
+
+series=${1:-6.12}
+apt_private_setup bookworm bookworm-backports
+version=$(apt_private policy "linux-source-$series" 2>/dev/null |
+	sed -n 's/^ *Candidate: *//p')
+case "$version" in
+"" | "(none)") echo "fetch-source: linux-source-$series not found" >&2; exit 1 ;;
+esac
+
+dir="$CACHE/source/$version"
+if [ -f "$dir/.complete" ]; then
+	echo "$dir/linux"
+	exit 0
+fi
+echo "fetch-source: downloading linux-source-$series $version" >&2
+rm -rf "$dir"
+mkdir -p "$dir/deb"
+(cd "$dir/deb" && apt_private download -qq "linux-source-$series=$version" >&2)
+dpkg-deb --fsys-tarfile "$dir"/deb/*.deb |
+	tar -xO --wildcards '*/linux-source-*.tar.xz' | tar -xJ -C "$dir"
+mv "$dir"/linux-source-"$series" "$dir/linux"
+rm -rf "$dir/deb"
+touch "$dir/.complete"
+echo "$dir/linux"

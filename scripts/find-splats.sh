@@ -1,0 +1,47 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# find-splats.sh LOG... - print every kernel report in the logs that must
+# fail a run, and exit 0 if there was one (1 if the logs are clean).
+# One pattern per kind of report the kernel prints.
+patterns=(
+	'WARNING: '
+	'BUG: '
+	'BUG at '
+	'kernel BUG'
+	'Oops'
+	'general protection'
+	'Kernel panic'
+	'possible circular locking'
+	'possible recursive locking'
+	'inconsistent lock state'
+	'lockdep'
+	'suspicious RCU usage'
+	'KASAN'
+	'KFENCE'
+	'UBSAN'
+	'refcount_t: '
+	'list_add corruption'
+	'list_del corruption'
+	'list corruption'
+	'ODEBUG'
+	'kmemleak: [0-9]* new suspected'
+	'blocked for more than'
+	'hung_task'
+	'Call Trace:'
+	'sleeping function called from invalid context'
+)
+args=()
+for p in "${patterns[@]}"; do
+	args+=(-e "$p")
+done
+found=1
+for log in "$@"; do
+	[ -s "$log" ] || continue
+	hits=$(grep -a -n "${args[@]}" "$log" | head -n 40)
+	if [ -n "$hits" ]; then
+		printf '%s\n' "$hits" | sed "s|^|$(basename "$log"):|"
+		found=0
+	fi
+done
+exit $found

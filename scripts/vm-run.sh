@@ -1,0 +1,241 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# vm-run.sh - boot a kernel in QEMU with a payload, run one command in it,
+# and report what happened.
+#
+#   vm-run.sh -k KERNEL_DIR -p PAYLOAD_DIR -l LOG_DIR [-t TIMEOUT] [-m MODS] -- CMD
+#
+# KERNEL_DIR is what fetch-kernel.sh prints (vmlinuz, root/lib/modules).
+# PAYLOAD_DIR is copied to /payload in the guest, and CMD runs there with
+# /bin/sh. MODS is a space-separated list of the distribution's modules to
+# load first (dependencies are resolved on the host). Any *.ko directly in
+# PAYLOAD_DIR is loaded after them and must unload cleanly at the end.
+#
+# The guest is a QEMU q35 machine with intel-iommu and QEMU's edu device,
+# 2 vCPUs, running from a busybox initramfs built here. Three serial ports
+# carry the kernel console (console.log), the command's output (out.log,
+# also streamed to stdout) and the final dmesg (dmesg.log).
+#
+# Exit status: CMD's status if the run was clean; 90 if the kernel logged a
+# splat (WARNING, BUG, Oops, lockdep, KASAN, ...) or our modules would not
+# unload; 91 if the VM did not boot, crashed or timed out. Each is said in
+# a line starting with "vm-run:".
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+: "${CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/refmdev}"
+
+kdir="" payload="" logdir="" timeout=900 mods="vfio vfio_iommu_type1 mdev vfio-pci"
+mem=${VM_MEM:-2048}
+while getopts "k:p:l:t:m:" opt; do
+	case $opt in
+	k) kdir=$OPTARG ;;
+	p) payload=$OPTARG ;;
+	l) logdir=$OPTARG ;;
+	t) timeout=$OPTARG ;;
+	m) mods=$OPTARG ;;
+	*) exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ "${1:-}" = "--" ] && shift
+cmd="$*"
+[ -n "$kdir" ] && [ -n "$payload" ] && [ -n "$logdir" ] && [ -n "$cmd" ] || {
+	sed -n '4,9p' "$0" >&2
+	exit 2
+}
+
+release=$(cat "$kdir/release")
+moddir="$kdir/root/lib/modules/$release"
+mkdir -p "$logdir"
+work=$(mktemp -d "${TMPDIR:-/tmp}/vmrun.XXXXXX")
+qpid=""
+cleanup()
+{
+	[ -n "$qpid" ] && kill "$qpid" 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# --- initramfs -------------------------------------------------------------
+
+stage="$work/stage"
+mkdir -p "$stage"/{bin,dev,proc,sys,tmp,run,etc/vmrun,payload,lib/modules,usr/bin} \
+	"$stage"/etc/mdevctl.d/scripts.d/{callouts,notifiers}
+cp /bin/busybox "$stage/bin/busybox"
+
+# A host binary with the shared libraries it needs (for mdevctl).
+copy_with_libs()
+{
+	local bin=$1 lib
+	mkdir -p "$stage$(dirname "$bin")"
+	cp "$bin" "$stage$bin"
+	for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+		mkdir -p "$stage$(dirname "$lib")"
+		cp -L "$lib" "$stage$lib"
+	done
+}
+copy_with_libs "$(command -v mdevctl)"
+
+# Distribution modules, dependencies first, decompressed so busybox insmod
+# can load them.
+find_module()
+{
+	find "$moddir/kernel" -name "$1.ko*" -print -quit
+}
+declare -A seen=()
+order=()
+add_module()
+{
+	local name=${1//-/_} path dep
+	[ -n "${seen[$name]:-}" ] && return 0
+	seen[$name]=1
+	path=$(find_module "$name")
+	[ -n "$path" ] || path=$(find_module "${name//_/-}")
+	if [ -z "$path" ]; then
+		# Built in, or absent: the guest will say if it matters.
+		grep -q "/$name.ko\|/${name//_/-}.ko" "$moddir/modules.builtin" ||
+			echo "vm-run: module $name not found for $release" >&2
+		return 0
+	fi
+	for dep in $(modinfo -F depends "$path" | tr ',' ' '); do
+		add_module "$dep"
+	done
+	case "$path" in
+	*.xz) xz -dc "$path" > "$stage/lib/modules/$name.ko" ;;
+	*.zst) zstd -qdc "$path" > "$stage/lib/modules/$name.ko" ;;
+	*) cp "$path" "$stage/lib/modules/$name.ko" ;;
+	esac
+	order+=("$name")
+}
+for m in $mods; do
+	add_module "$m"
+done
+printf '%s\n' "${order[@]}" > "$stage/etc/vmrun/modules"
+
+cp -a "$payload/." "$stage/payload/"
+: > "$stage/etc/vmrun/ours"
+for ko in "$payload"/*.ko; do
+	[ -e "$ko" ] && basename "$ko" .ko >> "$stage/etc/vmrun/ours"
+done
+printf '%s\n' "$cmd" > "$stage/etc/vmrun/cmd"
+
+cat > "$stage/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+mount -t tmpfs run /run
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+exec > /dev/ttyS1 2>&1 < /dev/null
+echo "@@VMRUN booted"
+echo 30 > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
+ulimit -l unlimited 2>/dev/null
+
+rc=0
+for m in $(cat /etc/vmrun/modules); do
+	insmod /lib/modules/$m.ko || { echo "@@VMRUN insmod-failed $m"; rc=1; }
+done
+for m in $(cat /etc/vmrun/ours); do
+	insmod /payload/$m.ko || { echo "@@VMRUN insmod-failed $m"; rc=1; }
+done
+if [ $rc -eq 0 ]; then
+	cd /payload
+	sh -c "$(cat /etc/vmrun/cmd)"
+	rc=$?
+	cd /
+fi
+for m in $(tac /etc/vmrun/ours); do
+	grep -q "^$m " /proc/modules || continue
+	rmmod "$m" || echo "@@VMRUN unload-failed $m"
+done
+echo "@@VMRUN exit $rc"
+dmesg > /dev/ttyS2
+sync
+poweroff -f
+INIT
+chmod +x "$stage/init"
+(cd "$stage" && find . | cpio -o -H newc --quiet) > "$work/initrd"
+
+# --- QEMU ------------------------------------------------------------------
+
+accel=tcg
+if [ -w /dev/kvm ] && "$top/scripts/kvm-probe.sh" "$kdir" >/dev/null 2>&1; then
+	accel=kvm
+fi
+machine="q35"
+[ "$accel" = kvm ] && machine="q35,kernel-irqchip=split"
+
+boot_once()
+{
+	: > "$logdir/console.log"
+	: > "$logdir/out.log"
+	: > "$logdir/dmesg.log"
+	qemu-system-x86_64 -M "$machine" -accel "$accel" -cpu max -smp 2 -m "$mem" \
+		-nodefaults -display none -no-reboot \
+		-device intel-iommu,intremap=on,caching-mode=on \
+		-device edu \
+		-kernel "$kdir/vmlinuz" -initrd "$work/initrd" \
+		-append "console=ttyS0 loglevel=5 panic=-1 intel_iommu=on rdinit=/init ${VM_APPEND:-}" \
+		-serial "file:$logdir/console.log" \
+		-serial "file:$logdir/out.log" \
+		-serial "file:$logdir/dmesg.log" &
+	qpid=$!
+	# Stream the command's output while the guest runs.
+	tail -n +1 -F --pid="$qpid" "$logdir/out.log" 2>/dev/null | grep -v '^@@VMRUN' &
+	local tpid=$! waited=0
+	while kill -0 "$qpid" 2>/dev/null; do
+		sleep 1
+		waited=$((waited + 1))
+		if [ "$waited" -ge "$timeout" ]; then
+			echo "vm-run: timeout after ${timeout}s; stopping the VM" >&2
+			kill "$qpid" 2>/dev/null || true
+			break
+		fi
+		if [ "$waited" -eq 60 ] && ! grep -q '^@@VMRUN booted' "$logdir/out.log"; then
+			echo "vm-run: no userspace after 60s" >&2
+			kill "$qpid" 2>/dev/null || true
+			break
+		fi
+	done
+	wait "$qpid" 2>/dev/null || true
+	qpid=""
+	wait "$tpid" 2>/dev/null || true
+}
+
+start=$(date +%s)
+for attempt in 1 2 3; do
+	boot_once
+	grep -q '^@@VMRUN booted' "$logdir/out.log" && break
+	echo "vm-run: VM failed to boot (attempt $attempt); console tail:" >&2
+	tail -n 15 "$logdir/console.log" | sed 's/^/vm-run:   /' >&2
+done
+echo "vm-run: $(($(date +%s) - start))s wall, accel=$accel, kernel=$release" >&2
+
+if ! grep -q '^@@VMRUN booted' "$logdir/out.log"; then
+	echo "vm-run: VM FAILED TO BOOT (not a test failure)" >&2
+	exit 91
+fi
+
+status=0
+exit_line=$(grep -a '^@@VMRUN exit [0-9]' "$logdir/out.log" | tail -n 1 || true)
+if [ -z "$exit_line" ]; then
+	echo "vm-run: the guest did not finish (crash, panic or timeout); console tail:" >&2
+	tail -n 40 "$logdir/console.log" | sed 's/^/vm-run:   /' >&2
+	status=91
+else
+	status=${exit_line##* }
+	status=${status//[^0-9]/}
+fi
+
+if grep -a '^@@VMRUN \(insmod\|unload\)-failed' "$logdir/out.log" >&2; then
+	echo "vm-run: module load or unload failed" >&2
+	[ "$status" -eq 91 ] || status=90
+fi
+if "$top/scripts/find-splats.sh" "$logdir/dmesg.log" "$logdir/console.log" >&2; then
+	echo "vm-run: kernel splat found; full log in $logdir" >&2
+	[ "$status" -eq 91 ] || status=90
+fi
+exit "$status"
