@@ -24,7 +24,7 @@ endif
 endif
 
 CC ?= gcc
-USER_CFLAGS := -O2 -g -Wall -Wextra -Werror -std=gnu11 -static \
+USER_CFLAGS := -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -static \
 	       -I$(TOP)/include/uapi -I$(TOP)/selftests/lib
 
 SELFTESTS := $(patsubst $(TOP)/selftests/%.c,%,$(wildcard $(TOP)/selftests/*.c))

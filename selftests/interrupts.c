@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Interrupt delivery through VFIO_DEVICE_SET_IRQS eventfds: INTx as a
+ * level with automasking, MSI as an edge, the loopback DATA_NONE and
+ * DATA_BOOL forms, and the errno for each malformed SET_IRQS.
+ */
+#include <linux/pci_regs.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "ktap.h"
+#include "mdev_util.h"
+
+#define INTX	VFIO_PCI_INTX_IRQ_INDEX
+#define MSI	VFIO_PCI_MSI_IRQ_INDEX
+#define TRIGGER	VFIO_IRQ_SET_ACTION_TRIGGER
+#define MASK	VFIO_IRQ_SET_ACTION_MASK
+#define UNMASK	VFIO_IRQ_SET_ACTION_UNMASK
+#define NONE	VFIO_IRQ_SET_DATA_NONE
+#define BOOL	VFIO_IRQ_SET_DATA_BOOL
+#define EVENTFD	VFIO_IRQ_SET_DATA_EVENTFD
+
+/* Long enough that a missed interrupt is not a slow one under TCG. */
+#define WAIT_MS		2000
+#define QUIET_MS	200
+
+static void raise_soft(struct vfio_dev *d)
+{
+	bar0_write(d, REFMDEV_REG_INT_RAISE, 4, REFMDEV_INT_SOFT);
+}
+
+static void clear_soft(struct vfio_dev *d)
+{
+	bar0_write(d, REFMDEV_REG_INT_STATUS, 4, REFMDEV_INT_SOFT);
+}
+
+static struct vfio_dev *open_with_mask(const char *type)
+{
+	struct vfio_dev *d = vfio_open(mdev_create(type));
+
+	bar0_write(d, REFMDEV_REG_INT_MASK, 4, REFMDEV_INT_SOFT);
+	return d;
+}
+
+TEST(int_status_registers)
+{
+	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
+
+	raise_soft(d);
+	ASSERT_EQ(bar0_read(d, REFMDEV_REG_INT_STATUS, 4), REFMDEV_INT_SOFT);
+	/* Undefined sources cannot be raised or enabled. */
+	bar0_write(d, REFMDEV_REG_INT_RAISE, 4, 0xfffffffe);
+	bar0_write(d, REFMDEV_REG_INT_MASK, 4, 0xffffffff);
+	ASSERT_EQ(bar0_read(d, REFMDEV_REG_INT_STATUS, 4), REFMDEV_INT_SOFT);
+	ASSERT_EQ(bar0_read(d, REFMDEV_REG_INT_MASK, 4), REFMDEV_INT_ALL);
+	/* Write one to clear; zero bits leave status alone. */
+	bar0_write(d, REFMDEV_REG_INT_STATUS, 4, 0);
+	ASSERT_EQ(bar0_read(d, REFMDEV_REG_INT_STATUS, 4), REFMDEV_INT_SOFT);
+	clear_soft(d);
+	ASSERT_EQ(bar0_read(d, REFMDEV_REG_INT_STATUS, 4), 0);
+}
+
+TEST(intx_level_and_automask)
+{
+	struct vfio_dev *d = open_with_mask(TYPE_1M);
+	int efd = new_eventfd();
+
+	ASSERT_OK(irq_set_eventfd(d, INTX, efd));
+	raise_soft(d);
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
+	/* Automasked: raising again while masked sends nothing. */
+	raise_soft(d);
+	ASSERT_EQ(eventfd_wait(efd, QUIET_MS), 0);
+	/* Unmask while the level is still high: asserted again. */
+	ASSERT_OK(irq_set(d, INTX, UNMASK | NONE, 0, 1, NULL, 0));
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
+	/* Serviced properly: clear, then unmask; nothing more. */
+	clear_soft(d);
+	ASSERT_OK(irq_set(d, INTX, UNMASK | NONE, 0, 1, NULL, 0));
+	ASSERT_EQ(eventfd_wait(efd, QUIET_MS), 0);
+	raise_soft(d);
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
+}
+
+TEST(intx_user_mask)
+{
+	struct vfio_dev *d = open_with_mask(TYPE_1M);
+	int efd = new_eventfd();
+	__u8 yes = 1, no = 0;
+
+	ASSERT_OK(irq_set_eventfd(d, INTX, efd));
+	ASSERT_OK(irq_set(d, INTX, MASK | NONE, 0, 1, NULL, 0));
+	raise_soft(d);
+	ASSERT_EQ(eventfd_wait(efd, QUIET_MS), 0);
+	/* DATA_BOOL false is a no-op; true unmasks. */
+	ASSERT_OK(irq_set(d, INTX, UNMASK | BOOL, 0, 1, &no, 1));
+	ASSERT_EQ(eventfd_wait(efd, QUIET_MS), 0);
+	ASSERT_OK(irq_set(d, INTX, UNMASK | BOOL, 0, 1, &yes, 1));
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
+}
+
+TEST(intx_disable_bit_gates_the_line)
+{
+	struct vfio_dev *d = open_with_mask(TYPE_1M);
+	int efd = new_eventfd();
+
+	ASSERT_OK(irq_set_eventfd(d, INTX, efd));
+	cfg_write(d, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_INTX_DISABLE);
+	raise_soft(d);
+	ASSERT_EQ(eventfd_wait(efd, QUIET_MS), 0);
+	cfg_write(d, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
+}
+
+TEST(intx_int_mask_register_gates_sources)
+{
+	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
+	int efd = new_eventfd();
+
+	ASSERT_OK(irq_set_eventfd(d, INTX, efd));
+	raise_soft(d);			/* source not enabled in INT_MASK */
+	ASSERT_EQ(eventfd_wait(efd, QUIET_MS), 0);
+	bar0_write(d, REFMDEV_REG_INT_MASK, 4, REFMDEV_INT_SOFT);
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
+}
+
+TEST(intx_loopback_trigger)
+{
+	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
+	int efd = new_eventfd();
+	__u8 yes = 1;
+
+	ASSERT_OK(irq_set_eventfd(d, INTX, efd));
+	ASSERT_OK(irq_set(d, INTX, TRIGGER | NONE, 0, 1, NULL, 0));
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
+	/* Like a real assertion, it automasks. */
+	ASSERT_OK(irq_set(d, INTX, TRIGGER | BOOL, 0, 1, &yes, 1));
+	ASSERT_EQ(eventfd_wait(efd, QUIET_MS), 0);
+	ASSERT_OK(irq_set(d, INTX, UNMASK | NONE, 0, 1, NULL, 0));
+	ASSERT_OK(irq_set(d, INTX, TRIGGER | BOOL, 0, 1, &yes, 1));
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
+}
+
+TEST(msi_edge)
+{
+	struct vfio_dev *d = open_with_mask(TYPE_1M);
+	int efd = new_eventfd();
+
+	ASSERT_OK(irq_set_eventfd(d, MSI, efd));
+	raise_soft(d);
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
+	/* Still pending: no new edge, no new message. */
+	raise_soft(d);
+	ASSERT_EQ(eventfd_wait(efd, QUIET_MS), 0);
+	clear_soft(d);
+	raise_soft(d);
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
+	/* Enabling a pending source in INT_MASK is an edge too. */
+	bar0_write(d, REFMDEV_REG_INT_MASK, 4, 0);
+	clear_soft(d);
+	raise_soft(d);
+	ASSERT_EQ(eventfd_wait(efd, QUIET_MS), 0);
+	bar0_write(d, REFMDEV_REG_INT_MASK, 4, REFMDEV_INT_SOFT);
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
+}
+
+TEST(msi_loopback_and_disable)
+{
+	struct vfio_dev *d = open_with_mask(TYPE_1M);
+	int efd = new_eventfd();
+
+	ASSERT_OK(irq_set_eventfd(d, MSI, efd));
+	ASSERT_OK(irq_set(d, MSI, TRIGGER | NONE, 0, 1, NULL, 0));
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
+	ASSERT_OK(irq_set(d, MSI, TRIGGER | NONE, 0, 0, NULL, 0));
+	raise_soft(d);
+	ASSERT_EQ(eventfd_wait(efd, QUIET_MS), 0);
+}
+
+TEST(intx_and_msi_are_exclusive)
+{
+	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
+	int a = new_eventfd(), b = new_eventfd();
+
+	ASSERT_OK(irq_set_eventfd(d, INTX, a));
+	ASSERT_ERRNO(irq_set_eventfd(d, MSI, b), EINVAL);
+	ASSERT_OK(irq_set(d, INTX, TRIGGER | NONE, 0, 0, NULL, 0));
+	ASSERT_OK(irq_set_eventfd(d, MSI, b));
+	ASSERT_ERRNO(irq_set_eventfd(d, INTX, a), EINVAL);
+	/* Setting fd -1 turns MSI off, after which INTx can be had. */
+	ASSERT_OK(irq_set_eventfd(d, MSI, -1));
+	ASSERT_OK(irq_set_eventfd(d, INTX, a));
+}
+
+TEST(set_irqs_bad_calls)
+{
+	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
+	int efd = new_eventfd(), two[2] = { efd, efd };
+	struct vfio_irq_set hdr = {
+		.argsz = sizeof(hdr),
+		.flags = TRIGGER | NONE,
+		.index = INTX, .count = 1,
+	};
+
+	/* Indexes that do not exist or have no vectors. */
+	ASSERT_ERRNO(irq_set(d, VFIO_PCI_NUM_IRQS, TRIGGER | NONE, 0, 1, NULL, 0),
+		     EINVAL);
+	ASSERT_ERRNO(irq_set(d, VFIO_PCI_MSIX_IRQ_INDEX, TRIGGER | NONE, 0, 1,
+			     NULL, 0), EINVAL);
+	ASSERT_ERRNO(irq_set(d, VFIO_PCI_ERR_IRQ_INDEX, TRIGGER | NONE, 0, 1,
+			     NULL, 0), EINVAL);
+	/* start/count outside the index, or overflowing. */
+	ASSERT_ERRNO(irq_set(d, INTX, TRIGGER | NONE, 1, 1, NULL, 0), EINVAL);
+	ASSERT_ERRNO(irq_set(d, INTX, TRIGGER | EVENTFD, 0, 2, two,
+			     sizeof(two)), EINVAL);
+	ASSERT_ERRNO(irq_set(d, MSI, TRIGGER | NONE, 0xffffffff, 2, NULL, 0),
+		     EINVAL);
+	/* Flags: unknown bits, two actions, two data types, no action. */
+	ASSERT_ERRNO(irq_set(d, INTX, TRIGGER | NONE | (1u << 9), 0, 1, NULL, 0),
+		     EINVAL);
+	ASSERT_ERRNO(irq_set(d, INTX, MASK | UNMASK | NONE, 0, 1, NULL, 0),
+		     EINVAL);
+	ASSERT_ERRNO(irq_set(d, INTX, TRIGGER | NONE | BOOL, 0, 1, NULL, 0),
+		     EINVAL);
+	ASSERT_ERRNO(irq_set(d, INTX, NONE, 0, 1, NULL, 0), EINVAL);
+	/* count 0 is only the "disable" form. */
+	ASSERT_ERRNO(irq_set(d, INTX, MASK | NONE, 0, 0, NULL, 0), EINVAL);
+	/* argsz too short for the header, or for the data it announces. */
+	hdr.argsz = 8;
+	ASSERT_ERRNO(ioctl(d->device, VFIO_DEVICE_SET_IRQS, &hdr), EINVAL);
+	hdr.argsz = sizeof(hdr);
+	hdr.flags = TRIGGER | EVENTFD;
+	ASSERT_ERRNO(ioctl(d->device, VFIO_DEVICE_SET_IRQS, &hdr), EINVAL);
+	/* Actions an index does not support: ENOTTY, as vfio-pci. */
+	ASSERT_ERRNO(irq_set(d, MSI, MASK | NONE, 0, 1, NULL, 0), ENOTTY);
+	ASSERT_ERRNO(irq_set(d, MSI, UNMASK | NONE, 0, 1, NULL, 0), ENOTTY);
+	ASSERT_ERRNO(irq_set(d, VFIO_PCI_REQ_IRQ_INDEX, MASK | NONE, 0, 1, NULL,
+			     0), ENOTTY);
+	/* No eventfd-driven (irqfd) masking. */
+	ASSERT_ERRNO(irq_set(d, INTX, UNMASK | EVENTFD, 0, 1, &efd, 4), EINVAL);
+	/* Bad descriptors. */
+	two[0] = -2;
+	ASSERT_ERRNO(irq_set(d, INTX, TRIGGER | EVENTFD, 0, 1, two, 4), EINVAL);
+	two[0] = 1000;
+	ASSERT_ERRNO(irq_set(d, INTX, TRIGGER | EVENTFD, 0, 1, two, 4), EBADF);
+	two[0] = d->group;	/* a file, but not an eventfd */
+	ASSERT_ERRNO(irq_set(d, INTX, TRIGGER | EVENTFD, 0, 1, two, 4), EINVAL);
+	/* None of this enabled anything. */
+	ASSERT_OK(irq_set_eventfd(d, MSI, efd));
+}
+
+TEST(request_loopback)
+{
+	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
+	int efd = new_eventfd();
+
+	ASSERT_OK(irq_set_eventfd(d, VFIO_PCI_REQ_IRQ_INDEX, efd));
+	ASSERT_OK(irq_set(d, VFIO_PCI_REQ_IRQ_INDEX, TRIGGER | NONE, 0, 1,
+			  NULL, 0));
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
+	ASSERT_OK(irq_set(d, VFIO_PCI_REQ_IRQ_INDEX, TRIGGER | NONE, 0, 0,
+			  NULL, 0));
+	ASSERT_OK(irq_set(d, VFIO_PCI_REQ_IRQ_INDEX, TRIGGER | NONE, 0, 1,
+			  NULL, 0));
+	ASSERT_EQ(eventfd_wait(efd, QUIET_MS), 0);
+}
+
+TEST(eventfds_released_on_close)
+{
+	const char *uuid = mdev_create(TYPE_1M);
+	struct vfio_dev d;
+	int efd = new_eventfd();
+
+	ASSERT_EQ(vfio_open_raw(uuid, &d), 0);
+	ASSERT_OK(irq_set_eventfd(&d, MSI, efd));
+	vfio_close(&d);
+	/* A new user starts with no interrupts configured. */
+	ASSERT_EQ(vfio_open_raw(uuid, &d), 0);
+	bar0_write(&d, REFMDEV_REG_INT_MASK, 4, REFMDEV_INT_SOFT);
+	raise_soft(&d);
+	ASSERT_EQ(eventfd_wait(efd, QUIET_MS), 0);
+	ASSERT_OK(irq_set_eventfd(&d, INTX, efd));
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
+	vfio_close(&d);
+}
