@@ -107,6 +107,30 @@ static int eventfd_replace(struct eventfd_ctx **slot, s32 fd,
 	return 0;
 }
 
+/*
+ * Point @mode's trigger at @fd (-1 turns the mode off). INTx and MSI
+ * exclude each other, as on vfio-pci. A condition already pending is
+ * delivered at once: an assertion for INTx, an edge for the new vector.
+ */
+static int irq_set_mode_trigger(struct refmdev *rd, enum refmdev_irq_mode mode,
+				struct eventfd_ctx **slot, s32 fd,
+				struct eventfd_ctx **old)
+{
+	struct refmdev_irqs *irqs = &rd->irqs;
+	int ret;
+
+	if (irqs->mode != REFMDEV_IRQ_NONE && irqs->mode != mode)
+		return -EINVAL;
+	ret = eventfd_replace(slot, fd, old);
+	if (ret)
+		return ret;
+	irqs->mode = fd >= 0 ? mode : REFMDEV_IRQ_NONE;
+	irqs->intx_masked = false;
+	irqs->pending = false;
+	refmdev_irq_update(rd);
+	return 0;
+}
+
 /* Is the "fire now" form (DATA_NONE, or DATA_BOOL true) requested? */
 static bool irq_set_fires(const struct vfio_irq_set *hdr, const u8 *data)
 {
@@ -119,7 +143,6 @@ static int irq_set_intx(struct refmdev *rd, struct vfio_irq_set *hdr,
 			const u8 *data, struct eventfd_ctx **old)
 {
 	struct refmdev_irqs *irqs = &rd->irqs;
-	int ret;
 
 	switch (hdr->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) {
 	case VFIO_IRQ_SET_ACTION_MASK:
@@ -139,19 +162,10 @@ static int irq_set_intx(struct refmdev *rd, struct vfio_irq_set *hdr,
 	}
 
 	/* ACTION_TRIGGER */
-	if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD) {
-		s32 fd = *(const s32 *)data;
-
-		if (irqs->mode == REFMDEV_IRQ_MSI)
-			return -EINVAL;
-		ret = eventfd_replace(&irqs->intx_trigger, fd, old);
-		if (ret)
-			return ret;
-		irqs->mode = fd >= 0 ? REFMDEV_IRQ_INTX : REFMDEV_IRQ_NONE;
-		irqs->intx_masked = false;
-		intx_try_assert(rd);
-		return 0;
-	}
+	if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD)
+		return irq_set_mode_trigger(rd, REFMDEV_IRQ_INTX,
+					    &irqs->intx_trigger,
+					    *(const s32 *)data, old);
 	/* Loopback: behave as if the device asserted INTx. */
 	if (irqs->mode == REFMDEV_IRQ_INTX && irq_set_fires(hdr, data) &&
 	    !irqs->intx_masked) {
@@ -165,26 +179,15 @@ static int irq_set_msi(struct refmdev *rd, struct vfio_irq_set *hdr,
 		       const u8 *data, struct eventfd_ctx **old)
 {
 	struct refmdev_irqs *irqs = &rd->irqs;
-	int ret;
 
 	if ((hdr->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) !=
 	    VFIO_IRQ_SET_ACTION_TRIGGER)
 		return -ENOTTY;
 
-	if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD) {
-		s32 fd = *(const s32 *)data;
-
-		if (irqs->mode == REFMDEV_IRQ_INTX)
-			return -EINVAL;
-		ret = eventfd_replace(&irqs->msi_trigger, fd, old);
-		if (ret)
-			return ret;
-		irqs->mode = fd >= 0 ? REFMDEV_IRQ_MSI : REFMDEV_IRQ_NONE;
-		/* A condition already pending is an edge for the new vector. */
-		irqs->pending = false;
-		refmdev_irq_update(rd);
-		return 0;
-	}
+	if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD)
+		return irq_set_mode_trigger(rd, REFMDEV_IRQ_MSI,
+					    &irqs->msi_trigger,
+					    *(const s32 *)data, old);
 	if (irqs->mode == REFMDEV_IRQ_MSI && irq_set_fires(hdr, data))
 		refmdev_eventfd_signal(irqs->msi_trigger);
 	return 0;
