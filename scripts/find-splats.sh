@@ -3,7 +3,9 @@
 #
 # find-splats.sh LOG... - print every kernel report in the logs that must
 # fail a run, and exit 0 if there was one (1 if the logs are clean).
-# One pattern per kind of report the kernel prints.
+# One pattern per kind of report the kernel prints; each must be specific
+# enough not to match the boot banner of a checker ("RCU lockdep checking
+# is enabled", "KernelAddressSanitizer initialized").
 patterns=(
 	'WARNING: '
 	'BUG: '
@@ -15,7 +17,11 @@ patterns=(
 	'possible circular locking'
 	'possible recursive locking'
 	'inconsistent lock state'
-	'lockdep'
+	'DEBUG_LOCKS_WARN_ON'
+	'bad unlock balance'
+	'held lock freed'
+	'lock held when returning to user space'
+	'INFO: lockdep is turned off'
 	'suspicious RCU usage'
 	'KASAN'
 	'KFENCE'

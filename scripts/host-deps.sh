@@ -21,6 +21,11 @@ need=(
 	"xz:xz-utils"
 	"perl:perl"
 	"/usr/include/libelf.h:libelf-dev"
+	# building the debug kernel
+	"flex:flex"
+	"bison:bison"
+	"bc:bc"
+	"/usr/include/openssl/ssl.h:libssl-dev"
 )
 
 missing=()

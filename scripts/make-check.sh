@@ -1,94 +1,109 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make-check.sh - the whole test suite: host-side checks (W=1 build,
-# checkpatch), then every selftest inside a VM running the target kernel.
-# Prints KTAP as it goes and ends with "N passed, N failed, N skipped".
+# make-check.sh - the whole test suite: host-side checks (checkpatch, and
+# a W=1 build per kernel), then every selftest inside a VM, once for each
+# kernel. Prints KTAP as it goes and ends with one line
+# "N passed, N failed, N skipped" over everything.
 #
-# Environment: T=pattern selects tests; KERNEL=default (the Debian 6.12
-# backports kernel) selects what the VM boots.
+# Environment:
+#   T=pattern   select tests by "program.test" name (substring or glob)
+#   KERNEL=...  space-separated kernels to run on: "default" (Debian's 6.12
+#               backports kernel) and/or "debug" (the same source built
+#               with KASAN, lockdep, kmemleak; scripts/build-debug-kernel.sh).
+#               Both when unset.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 : "${CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/refmdev}"
 export CACHE
 T=${T:-}
-KERNEL=${KERNEL:-default}
+KERNEL=${KERNEL:-default debug}
 
-case "$KERNEL" in
-default) kdir=$("$top/scripts/fetch-kernel.sh") || exit 1 ;;
-*) echo "make-check: unknown KERNEL=$KERNEL" >&2; exit 2 ;;
-esac
-release=$(cat "$kdir/release")
-out="$top/build/check-$release"
+out="$top/build/check"
 rm -rf "$out"
-mkdir -p "$out/payload/selftests"
+mkdir -p "$out"
 results="$out/results.ktap"
 : > "$results"
 
-host_result()
+# ktap_doc NAME: wrap "STATUS NAME [SKIP-REASON]" lines from stdin into one
+# KTAP document named NAME.
+ktap_doc()
 {
-	# host_result NAME STATUS [SKIP-REASON]
-	if [ -n "${3:-}" ]; then
-		echo "ok $4 host.$1 # SKIP $3"
-	elif [ "$2" -eq 0 ]; then
-		echo "ok $4 host.$1"
-	else
-		echo "not ok $4 host.$1"
-	fi
+	local doc=$1 n=0 status name reason
+	local lines=()
+	mapfile -t lines
+	echo "KTAP version 1"
+	echo "# $doc"
+	echo "1..${#lines[@]}"
+	for line in "${lines[@]}"; do
+		read -r status name reason <<< "$line"
+		n=$((n + 1))
+		if [ -n "$reason" ]; then
+			echo "ok $n $doc.$name # SKIP $reason"
+		elif [ "$status" -eq 0 ]; then
+			echo "ok $n $doc.$name"
+		else
+			echo "not ok $n $doc.$name"
+		fi
+	done
+	echo "# selftest-exit: $doc 0"
 }
 
+"$top/scripts/checkpatch.sh" > "$out/checkpatch.log" 2>&1
+case $? in
+0) echo "0 checkpatch_strict" ;;
+2) echo "0 checkpatch_strict checkpatch.pl unavailable" ;;
+*) sed 's/^/# /' "$out/checkpatch.log" >&2; echo "1 checkpatch_strict" ;;
+esac | ktap_doc host | tee -a "$results"
+
+run_suite()
 {
-	echo "KTAP version 1"
-	echo "# host"
-	echo "1..2"
-	# The module for the VM's kernel, with W=1: any warning fails.
-	if "$top/scripts/build-module.sh" "$kdir/build" "$out/module" W=1 \
-		> "$out/build.log" 2>&1 && ! grep -q 'warning:' "$out/build.log"; then
-		host_result build_w1_warning_free 0 "" 1
+	local kernel=$1 kdir release dir vm_status
+	case "$kernel" in
+	default) kdir=$("$top/scripts/fetch-kernel.sh") ;;
+	debug) kdir=$("$top/scripts/build-debug-kernel.sh") ;;
+	*) echo "make-check: unknown kernel '$kernel'" >&2; return 1 ;;
+	esac || { echo "1 kernel_available" | ktap_doc "$kernel"; return 1; }
+	release=$(cat "$kdir/release")
+	dir="$out/$kernel"
+	mkdir -p "$dir/payload/selftests"
+	echo "# kernel $kernel: $release"
+
+	# The module for this kernel, with W=1: any warning fails.
+	if "$top/scripts/build-module.sh" "$kdir/build" "$dir/module" W=1 \
+		> "$dir/build.log" 2>&1 && ! grep -q 'warning:' "$dir/build.log"; then
+		echo "0 build_w1_warning_free"
 	else
-		sed 's/^/# /' "$out/build.log"
-		host_result build_w1_warning_free 1 "" 1
-	fi
-	"$top/scripts/checkpatch.sh" > "$out/checkpatch.log" 2>&1
-	case $? in
-	0) host_result checkpatch_strict 0 "" 2 ;;
-	2) host_result checkpatch_strict 0 "checkpatch.pl unavailable" 2 ;;
-	*) sed 's/^/# /' "$out/checkpatch.log"; host_result checkpatch_strict 1 "" 2 ;;
-	esac
-	echo "# selftest-exit: host 0"
-} | tee -a "$results"
+		sed 's/^/# /' "$dir/build.log" >&2
+		echo "1 build_w1_warning_free"
+	fi | ktap_doc "$kernel"
+	[ -f "$dir/module/src/refmdev.ko" ] || return 1
 
-if [ ! -f "$out/module/src/refmdev.ko" ]; then
-	echo "make-check: no module to test" >&2
-	awk -f "$top/scripts/ktap-summary.awk" "$results"
-	exit 1
-fi
+	cp "$dir/module/src/refmdev.ko" "$dir/payload/"
+	cp "$top"/build/selftests/* "$top"/selftests/*.sh "$dir/payload/selftests/"
+	mv "$dir/payload/selftests/run-guest.sh" "$dir/payload/"
 
-cp "$out/module/src/refmdev.ko" "$out/payload/"
-cp "$top"/build/selftests/* "$top"/selftests/*.sh "$out/payload/selftests/"
-mv "$out/payload/selftests/run-guest.sh" "$out/payload/"
+	# The guest's KTAP streams through as the tests run.
+	"$top/scripts/vm-run.sh" -k "$kdir" -p "$dir/payload" -l "$dir/vm" \
+		-t "${VM_TIMEOUT:-1800}" -- "T='$T' ./run-guest.sh" | tr -d '\r'
+	vm_status=${PIPESTATUS[0]}
+	{
+		if [ "$vm_status" -eq 91 ]; then
+			echo "1 booted_and_finished"
+		else
+			echo "0 booted_and_finished"
+		fi
+		if [ "$vm_status" -eq 90 ] || [ "$vm_status" -eq 91 ]; then
+			echo "1 kernel_log_clean_and_modules_unloaded"
+		else
+			echo "0 kernel_log_clean_and_modules_unloaded"
+		fi
+	} | ktap_doc "$kernel.vm"
+	echo "# $kernel logs: $dir/vm"
+}
 
-"$top/scripts/vm-run.sh" -k "$kdir" -p "$out/payload" -l "$out/vm" \
-	-t "${VM_TIMEOUT:-1200}" -- "T='$T' ./run-guest.sh"
-vm_status=$?
-tr -d '\r' < "$out/vm/out.log" | grep -av '^@@VMRUN' >> "$results"
+for kernel in $KERNEL; do
+	run_suite "$kernel" 2>&1 | tee -a "$results"
+done
 
-{
-	echo "KTAP version 1"
-	echo "# vm"
-	echo "1..2"
-	if [ "$vm_status" -eq 91 ]; then
-		echo "not ok 1 vm.booted_and_finished"
-	else
-		echo "ok 1 vm.booted_and_finished"
-	fi
-	if [ "$vm_status" -eq 90 ] || [ "$vm_status" -eq 91 ]; then
-		echo "not ok 2 vm.kernel_log_clean_and_modules_unloaded"
-	else
-		echo "ok 2 vm.kernel_log_clean_and_modules_unloaded"
-	fi
-	echo "# selftest-exit: vm 0"
-} | tee -a "$results"
-
-echo "# logs: $out"
 awk -f "$top/scripts/ktap-summary.awk" "$results"
