@@ -160,6 +160,7 @@ static u32 config_read(struct refmdev *rd, unsigned int off, unsigned int len)
 	}
 }
 
+/* Returns 0, or REFMDEV_RESET_FLR for the caller to carry out unlocked. */
 static int config_write(struct refmdev *rd, unsigned int off,
 			unsigned int len, u32 val)
 {
@@ -182,7 +183,7 @@ static int config_write(struct refmdev *rd, unsigned int off,
 	}
 
 	if (flr)
-		return refmdev_flr(rd);
+		return REFMDEV_RESET_FLR;
 
 	new_cmd = refmdev_config_command(rd);
 	if ((old_cmd ^ new_cmd) & PCI_COMMAND_MEMORY)
@@ -192,7 +193,10 @@ static int config_write(struct refmdev *rd, unsigned int off,
 	return 0;
 }
 
-/* Change the command register as a user write would, side effects included. */
+/*
+ * Change the command register as a user write would, side effects
+ * included (a command write never asks for a reset).
+ */
 void refmdev_config_set_command(struct refmdev *rd, u16 cmd)
 {
 	lockdep_assert_held(&rd->lock);
@@ -236,6 +240,8 @@ ssize_t refmdev_config_rw(struct refmdev *rd, char __user *buf,
 			mutex_lock(&rd->lock);
 			ret = config_write(rd, off, len, le32_to_cpu(data));
 			mutex_unlock(&rd->lock);
+			if (ret > 0)
+				ret = refmdev_reset(rd, ret);
 			if (ret)
 				break;
 		} else {

@@ -9,42 +9,42 @@
 #include "refmdev.h"
 
 /*
- * Function reset: what VFIO_DEVICE_RESET and REFMDEV_CTRL_RESET do.
- * Registers go to power-on values and device memory is replaced; the
- * configuration space is kept, as vfio-pci keeps it by saving and
- * restoring around the hardware reset, so the user's BAR and command
- * settings survive. Nothing is changed if fresh memory cannot be had.
+ * Reset the device. Called without rd->lock: the DMA engine is stopped
+ * first, which waits for its worker to finish the descriptor in hand and
+ * drop its pins.
+ *
+ * REFMDEV_RESET_FUNCTION is what VFIO_DEVICE_RESET and REFMDEV_CTRL_RESET
+ * do: registers (the engine's included) go to power-on values and device
+ * memory is replaced; configuration space is kept, as vfio-pci keeps it
+ * by saving and restoring around the hardware reset, so the user's BAR
+ * and command settings survive.
+ *
+ * REFMDEV_RESET_FLR is a function-level reset as a guest starts it through
+ * PCI_EXP_DEVCTL: the same plus configuration space back to power-on,
+ * memory decoding off. The guest's PCI core restores its config after.
+ *
+ * Nothing but the engine's progress is changed if fresh memory cannot be
+ * had.
  */
-int refmdev_function_reset(struct refmdev *rd)
+int refmdev_reset(struct refmdev *rd, int kind)
 {
 	int ret;
 
-	lockdep_assert_held(&rd->lock);
+	refmdev_dma_quiesce(rd);
+	mutex_lock(&rd->lock);
 	ret = refmdev_devmem_replace(rd);
-	if (ret)
-		return ret;
-	refmdev_regs_init(rd);
-	refmdev_irq_update(rd);
-	return 0;
-}
-
-/*
- * Function-level reset as a guest starts it through PCI_EXP_DEVCTL: the
- * function reset plus configuration space back to power-on, memory
- * decoding off. The guest's PCI core restores its config afterwards.
- */
-int refmdev_flr(struct refmdev *rd)
-{
-	int ret;
-
-	lockdep_assert_held(&rd->lock);
-	ret = refmdev_function_reset(rd);
-	if (ret)
-		return ret;
-	refmdev_config_init(rd);
-	refmdev_devmem_set_decode(rd, false);
-	refmdev_irq_update(rd);
-	return 0;
+	if (!ret) {
+		refmdev_regs_init(rd);
+		refmdev_dma_reset_regs(rd);
+		if (kind == REFMDEV_RESET_FLR) {
+			refmdev_config_init(rd);
+			refmdev_devmem_set_decode(rd, false);
+		}
+		refmdev_irq_update(rd);
+	}
+	refmdev_dma_resume(rd);
+	mutex_unlock(&rd->lock);
+	return ret;
 }
 
 static int refmdev_init_dev(struct vfio_device *vdev)
@@ -57,6 +57,7 @@ static int refmdev_init_dev(struct vfio_device *vdev)
 	mutex_init(&rd->lock);
 	refmdev_config_init(rd);
 	refmdev_regs_init(rd);
+	refmdev_dma_init(rd);
 	ret = refmdev_devmem_init(rd);
 	if (ret)
 		mutex_destroy(&rd->lock);
@@ -82,18 +83,24 @@ static int refmdev_open_device(struct vfio_device *vdev)
 	struct refmdev *rd = vdev_to_refmdev(vdev);
 	int ret;
 
+	ret = refmdev_reset(rd, REFMDEV_RESET_FLR);
+	if (ret)
+		return ret;
 	mutex_lock(&rd->lock);
-	ret = refmdev_flr(rd);
-	if (!ret)
-		refmdev_config_set_command(rd, PCI_COMMAND_MEMORY);
+	refmdev_config_set_command(rd, PCI_COMMAND_MEMORY);
 	mutex_unlock(&rd->lock);
-	return ret;
+	return 0;
 }
 
+/*
+ * The engine stops before the VFIO core forgets the container: after
+ * this, nothing of ours pins or reads guest memory.
+ */
 static void refmdev_close_device(struct vfio_device *vdev)
 {
 	struct refmdev *rd = vdev_to_refmdev(vdev);
 
+	refmdev_dma_quiesce(rd);
 	refmdev_irq_release_all(rd);
 	mutex_lock(&rd->lock);
 	refmdev_config_set_command(rd, 0);
@@ -159,7 +166,6 @@ static long refmdev_ioctl(struct vfio_device *vdev, unsigned int cmd,
 			  unsigned long arg)
 {
 	struct refmdev *rd = vdev_to_refmdev(vdev);
-	long ret;
 
 	switch (cmd) {
 	case VFIO_DEVICE_GET_INFO:
@@ -171,10 +177,7 @@ static long refmdev_ioctl(struct vfio_device *vdev, unsigned int cmd,
 	case VFIO_DEVICE_SET_IRQS:
 		return refmdev_irq_set(rd, arg);
 	case VFIO_DEVICE_RESET:
-		mutex_lock(&rd->lock);
-		ret = refmdev_function_reset(rd);
-		mutex_unlock(&rd->lock);
-		return ret;
+		return refmdev_reset(rd, REFMDEV_RESET_FUNCTION);
 	}
 	return -ENOTTY;
 }
@@ -236,6 +239,7 @@ const struct vfio_device_ops refmdev_vfio_ops = {
 	.ioctl		= refmdev_ioctl,
 	.mmap		= refmdev_mmap,
 	.request	= refmdev_request,
+	.dma_unmap	= refmdev_dma_unmap,
 	.bind_iommufd	= vfio_iommufd_emulated_bind,
 	.unbind_iommufd	= vfio_iommufd_emulated_unbind,
 	.attach_ioas	= vfio_iommufd_emulated_attach_ioas,

@@ -9,8 +9,11 @@
 #include <linux/mdev.h>
 #include <linux/mutex.h>
 #include <linux/pci_regs.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/vfio.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <uapi/linux/refmdev.h>
 
 #define REFMDEV_NAME		"refmdev"
@@ -68,6 +71,53 @@ struct refmdev_irqs {
 	bool pending;		/* last computed (INT_STATUS & INT_MASK) != 0 */
 };
 
+/*
+ * The DMA engine (dma.c, dma_xfer.c).
+ *
+ * Register state (ring_base .. completed, stopping) is protected by
+ * refmdev.lock. The worker takes that lock only to read and update the
+ * registers, never while it touches guest memory, so register accesses
+ * and interrupts are never held up by a transfer.
+ *
+ * Pin sections. Every pin the engine takes lives inside a pin section:
+ * the worker sets @pinning before its first vfio_pin_pages() for a
+ * descriptor and clears it after the last vfio_unpin_pages() and the
+ * descriptor's status write. .dma_unmap raises @unmapping, which keeps
+ * the worker from opening a new section, and waits until @pinning is
+ * clear: when it returns, the engine holds no pin at all, and anything a
+ * descriptor wrote was written before. The wait is bounded by kernel
+ * work: a section copies between pages it already holds. @pin_lock (a
+ * spinlock, never held while sleeping) protects the two fields; @pin_wq
+ * is where each side waits for the other.
+ *
+ * This is deliberately not a mutex held across the section: type1 calls
+ * .dma_unmap with its device_list_lock held, and the section's calls into
+ * type1 take its iommu->lock, which type1 itself takes before
+ * device_list_lock when a device joins the container.
+ *
+ * Lifetime: the work item runs only between open and close. Reset and
+ * close set @stopping under refmdev.lock, so no new work is queued, and
+ * cancel_work_sync() waits for a running worker to finish its current
+ * descriptor.
+ */
+struct refmdev_dma {
+	u64 ring_base;
+	u32 ring_size;
+	u32 head;
+	u32 tail;
+	u32 control;
+	u32 status;
+	u32 completed;
+	bool stopping;
+
+	struct work_struct work;
+
+	spinlock_t pin_lock;	/* protects pinning and unmapping */
+	bool pinning;
+	unsigned int unmapping;
+	wait_queue_head_t pin_wq;
+};
+
 /* BAR0 register state; protected by refmdev.lock. */
 struct refmdev_regs {
 	u32 control;
@@ -97,6 +147,7 @@ struct refmdev {
 	u8 config_wmask[PCI_CFG_SPACE_SIZE];	/* writable bits */
 	struct refmdev_regs regs;
 	struct refmdev_irqs irqs;
+	struct refmdev_dma dma;
 
 	struct refmdev_devmem devmem;
 };
@@ -139,9 +190,30 @@ ssize_t refmdev_devmem_rw(struct refmdev *rd, char __user *buf,
 			  size_t count, loff_t pos, bool write);
 int refmdev_devmem_mmap(struct refmdev *rd, struct vm_area_struct *vma);
 
-/* device.c: reset and the VFIO device ops */
-int refmdev_function_reset(struct refmdev *rd);
-int refmdev_flr(struct refmdev *rd);
+/* dma.c: the DMA engine's registers, worker and unmap barrier */
+void refmdev_dma_init(struct refmdev *rd);
+void refmdev_dma_reset_regs(struct refmdev *rd);
+bool refmdev_dma_is_reg(unsigned int offset, unsigned int *width);
+u64 refmdev_dma_reg_read(struct refmdev *rd, unsigned int offset);
+void refmdev_dma_reg_write(struct refmdev *rd, unsigned int offset, u64 val,
+			   u64 mask);
+void refmdev_dma_quiesce(struct refmdev *rd);
+void refmdev_dma_resume(struct refmdev *rd);
+void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length);
+
+/* dma_xfer.c: one descriptor's transfer */
+u32 refmdev_dma_transfer(struct refmdev *rd,
+			 const struct refmdev_dma_desc *desc);
+
+/*
+ * device.c: reset and the VFIO device ops. A register or config write
+ * that asks for a reset returns REFMDEV_RESET_FUNCTION or REFMDEV_RESET_FLR
+ * from under refmdev.lock; the caller performs it after unlocking, since a
+ * reset waits for the DMA worker, which takes that lock.
+ */
+#define REFMDEV_RESET_FUNCTION	1
+#define REFMDEV_RESET_FLR	2
+int refmdev_reset(struct refmdev *rd, int kind);
 extern const struct vfio_device_ops refmdev_vfio_ops;
 
 #endif /* REFMDEV_H */

@@ -32,18 +32,29 @@ static const struct refmdev_reg refmdev_regs[] = {
 	{ REFMDEV_REG_SCRATCH64, 8 },
 };
 
-/* The register holding byte @off, or NULL for a hole. */
-static const struct refmdev_reg *reg_at(unsigned int off)
+/*
+ * The register holding byte @off, or a zero-width one for a hole. The
+ * DMA engine's registers are described by dma.c.
+ */
+static struct refmdev_reg reg_at(unsigned int off)
 {
-	unsigned int i;
+	struct refmdev_reg r = { .offset = off, .width = 0 };
+	unsigned int i, base;
 
 	for (i = 0; i < ARRAY_SIZE(refmdev_regs); i++) {
-		const struct refmdev_reg *r = &refmdev_regs[i];
-
-		if (off >= r->offset && off < r->offset + r->width)
-			return r;
+		if (off >= refmdev_regs[i].offset &&
+		    off < refmdev_regs[i].offset + refmdev_regs[i].width)
+			return refmdev_regs[i];
 	}
-	return NULL;
+	for (base = off & ~7u; base <= off; base += 4) {
+		if (refmdev_dma_is_reg(base, &r.width) &&
+		    off < base + r.width) {
+			r.offset = base;
+			return r;
+		}
+	}
+	r.width = 0;
+	return r;
 }
 
 void refmdev_regs_init(struct refmdev *rd)
@@ -59,7 +70,7 @@ static u64 reg_read(struct refmdev *rd, unsigned int offset)
 	case REFMDEV_REG_VERSION:
 		return REFMDEV_VERSION_MAJOR << 16 | REFMDEV_VERSION_MINOR;
 	case REFMDEV_REG_FEATURES:
-		return 0;
+		return REFMDEV_FEATURE_DMA;
 	case REFMDEV_REG_DEVMEM_SIZE:
 		return rd->type->devmem_size;
 	case REFMDEV_REG_CONTROL:
@@ -74,14 +85,15 @@ static u64 reg_read(struct refmdev *rd, unsigned int offset)
 		return rd->regs.scratch;
 	case REFMDEV_REG_SCRATCH64:
 		return rd->regs.scratch64;
-	default:	/* write-only registers read as zero */
-		return 0;
+	default:	/* the engine's, or write-only ones that read as 0 */
+		return refmdev_dma_reg_read(rd, offset);
 	}
 }
 
 /*
  * @val holds the written bytes in register position and @mask says which
- * bytes were written. Called with rd->lock held.
+ * bytes were written. Called with rd->lock held; returns 0 or a
+ * REFMDEV_RESET_* request for the caller to carry out after unlocking.
  */
 static int reg_write(struct refmdev *rd, unsigned int offset, u64 val, u64 mask)
 {
@@ -91,7 +103,7 @@ static int reg_write(struct refmdev *rd, unsigned int offset, u64 val, u64 mask)
 	switch (offset) {
 	case REFMDEV_REG_CONTROL:
 		if (val & REFMDEV_CTRL_RESET)
-			return refmdev_function_reset(rd);
+			return REFMDEV_RESET_FUNCTION;
 		break;
 	case REFMDEV_REG_INT_STATUS:
 		r->int_status &= ~val;
@@ -111,7 +123,8 @@ static int reg_write(struct refmdev *rd, unsigned int offset, u64 val, u64 mask)
 	case REFMDEV_REG_SCRATCH64:
 		r->scratch64 = (r->scratch64 & ~mask) | val;
 		break;
-	default:	/* read-only: writes are ignored, as on hardware */
+	default:	/* the engine's; read-only ones ignore writes */
+		refmdev_dma_reg_write(rd, offset, val, mask);
 		break;
 	}
 	return 0;
@@ -120,28 +133,32 @@ static int reg_write(struct refmdev *rd, unsigned int offset, u64 val, u64 mask)
 static int regs_access(struct refmdev *rd, unsigned int off, unsigned int len,
 		       u64 *val, bool write)
 {
-	const struct refmdev_reg *reg = reg_at(off);
+	struct refmdev_reg reg = reg_at(off), last = reg_at(off + len - 1);
 	unsigned int shift;
 	u64 mask;
 	int ret = 0;
 
-	if (reg != reg_at(off + len - 1))
-		return -EINVAL;		/* straddles a register boundary */
+	/* Both ends in the same register, or both in a hole. */
+	if (reg.width != last.width ||
+	    (reg.width && reg.offset != last.offset))
+		return -EINVAL;
 
 	mutex_lock(&rd->lock);
 	if (!(refmdev_config_command(rd) & PCI_COMMAND_MEMORY)) {
 		ret = -EIO;
-	} else if (reg) {
-		shift = 8 * (off - reg->offset);
+	} else if (reg.width) {
+		shift = 8 * (off - reg.offset);
 		mask = (len == 8 ? ~0ULL : (1ULL << (8 * len)) - 1) << shift;
 		if (write)
-			ret = reg_write(rd, reg->offset, *val << shift, mask);
+			ret = reg_write(rd, reg.offset, *val << shift, mask);
 		else
-			*val = (reg_read(rd, reg->offset) & mask) >> shift;
+			*val = (reg_read(rd, reg.offset) & mask) >> shift;
 	} else if (!write) {
 		*val = 0;
 	}
 	mutex_unlock(&rd->lock);
+	if (ret > 0)
+		ret = refmdev_reset(rd, ret);
 	return ret;
 }
 

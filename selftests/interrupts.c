@@ -50,12 +50,14 @@ TEST(int_status_registers)
 	raise_soft(d);
 	ASSERT_EQ(bar0_read(d, REFMDEV_REG_INT_STATUS, 4), REFMDEV_INT_SOFT);
 	/* Undefined sources cannot be raised or enabled. */
-	bar0_write(d, REFMDEV_REG_INT_RAISE, 4, 0xfffffffe);
+	bar0_write(d, REFMDEV_REG_INT_RAISE, 4, 0xffffffff);
 	bar0_write(d, REFMDEV_REG_INT_MASK, 4, 0xffffffff);
-	ASSERT_EQ(bar0_read(d, REFMDEV_REG_INT_STATUS, 4), REFMDEV_INT_SOFT);
+	ASSERT_EQ(bar0_read(d, REFMDEV_REG_INT_STATUS, 4), REFMDEV_INT_ALL);
 	ASSERT_EQ(bar0_read(d, REFMDEV_REG_INT_MASK, 4), REFMDEV_INT_ALL);
 	/* Write one to clear; zero bits leave status alone. */
 	bar0_write(d, REFMDEV_REG_INT_STATUS, 4, 0);
+	ASSERT_EQ(bar0_read(d, REFMDEV_REG_INT_STATUS, 4), REFMDEV_INT_ALL);
+	bar0_write(d, REFMDEV_REG_INT_STATUS, 4, REFMDEV_INT_ALL & ~REFMDEV_INT_SOFT);
 	ASSERT_EQ(bar0_read(d, REFMDEV_REG_INT_STATUS, 4), REFMDEV_INT_SOFT);
 	clear_soft(d);
 	ASSERT_EQ(bar0_read(d, REFMDEV_REG_INT_STATUS, 4), 0);

@@ -58,6 +58,26 @@ static void run_defers(void)
 	}
 }
 
+pid_t ktap_fork(void)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		FAIL("fork: %s", strerror(errno));
+	if (!pid)
+		ndefers = 0;
+	return pid;
+}
+
+void ktap_finish(int status)
+{
+	run_defers();
+	fflush(stdout);
+	_exit(status);
+}
+
 void ktap_info(const char *fmt, ...)
 {
 	va_list ap;

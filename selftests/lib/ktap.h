@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <linux/types.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <stdnoreturn.h>
 #include <string.h>
 
@@ -49,6 +50,13 @@ void ktap_register(const struct ktap_test *test);
 noreturn void ktap_fail(const char *file, int line, const char *fmt, ...);
 noreturn void ktap_skip(const char *fmt, ...);
 void ktap_defer(void (*fn)(void *), void *arg);
+/*
+ * fork() for tests: the child starts with no deferred cleanups (the
+ * parent's are the parent's to run) and ends with ktap_finish(), which
+ * runs its own.
+ */
+pid_t ktap_fork(void);
+noreturn void ktap_finish(int status);
 void ktap_info(const char *fmt, ...);
 
 #define FAIL(...) ktap_fail(__FILE__, __LINE__, __VA_ARGS__)

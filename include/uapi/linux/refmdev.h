@@ -61,9 +61,12 @@
 #define REFMDEV_REG_INT_RAISE		0x038	/* WO 32: sets INT_STATUS bits */
 #define REFMDEV_REG_SCRATCH		0x040	/* RW 32: no side effects */
 #define REFMDEV_REG_SCRATCH64		0x048	/* RW 64: no side effects */
-/* 0x100 - 0x1ff: reserved for the DMA engine. */
+/* 0x100 - 0x1ff: the DMA engine, below. */
 
 #define REFMDEV_ID_MAGIC		0x52454631	/* "REF1" */
+
+/* FEATURES */
+#define REFMDEV_FEATURE_DMA		(1u << 0)	/* the DMA engine below */
 #define REFMDEV_VERSION_MAJOR		1
 #define REFMDEV_VERSION_MINOR		0
 
@@ -85,6 +88,89 @@
  * message each time the pending set goes from empty to non-empty.
  */
 #define REFMDEV_INT_SOFT		(1u << 0)	/* raised by INT_RAISE */
-#define REFMDEV_INT_ALL			REFMDEV_INT_SOFT
+#define REFMDEV_INT_DMA_DONE		(1u << 1)	/* descriptor with F_IRQ done */
+#define REFMDEV_INT_DMA_ERROR		(1u << 2)	/* failed F_IRQ descriptor, or halt */
+#define REFMDEV_INT_ALL			(REFMDEV_INT_SOFT | REFMDEV_INT_DMA_DONE | \
+					 REFMDEV_INT_DMA_ERROR)
+
+/*
+ * DMA engine.
+ *
+ * The driver keeps a ring of REFMDEV_DMA_RING_SIZE descriptors in its own
+ * memory (an IOVA the VMM mapped with VFIO_IOMMU_MAP_DMA), posts work by
+ * writing descriptors and moving TAIL forward, and the engine consumes
+ * them in order, moving HEAD. HEAD and TAIL are free-running 32-bit
+ * counters: the slot of index i is i % RING_SIZE, the ring is empty when
+ * HEAD == TAIL and holds TAIL - HEAD descriptors (at most RING_SIZE).
+ *
+ * Writing RING_BASE or RING_SIZE (only possible while CONTROL.ENABLE is
+ * clear) sets HEAD and TAIL to 0. The engine runs while ENABLE is set and
+ * HEAD != TAIL. It never touches guest memory while bus mastering
+ * (PCI_COMMAND_MASTER) is off: it halts instead.
+ *
+ * A ring-level problem halts the engine (STATUS.HALTED, the reason in
+ * STATUS bits 15:8, a REFMDEV_INT_DMA_ERROR interrupt) without consuming
+ * a descriptor; clearing and setting ENABLE again clears the halt.
+ */
+#define REFMDEV_REG_DMA_RING_BASE	0x100	/* RW 64: 32-byte aligned IOVA */
+#define REFMDEV_REG_DMA_RING_SIZE	0x108	/* RW 32: power of two, <= MAX */
+#define REFMDEV_REG_DMA_HEAD		0x10c	/* RO 32 */
+#define REFMDEV_REG_DMA_TAIL		0x110	/* RW 32: the doorbell */
+#define REFMDEV_REG_DMA_CONTROL		0x114	/* RW 32: REFMDEV_DMA_CTRL_* */
+#define REFMDEV_REG_DMA_STATUS		0x118	/* RO 32: REFMDEV_DMA_STATUS_* */
+#define REFMDEV_REG_DMA_COMPLETED	0x11c	/* RO 32: descriptors consumed */
+
+#define REFMDEV_DMA_RING_MAX		4096
+#define REFMDEV_DMA_MAX_LEN		(64u << 20)	/* per descriptor */
+
+#define REFMDEV_DMA_CTRL_ENABLE		(1u << 0)
+
+#define REFMDEV_DMA_STATUS_BUSY		(1u << 0)	/* work pending */
+#define REFMDEV_DMA_STATUS_HALTED	(1u << 1)
+#define REFMDEV_DMA_STATUS_REASON_SHIFT	8
+#define REFMDEV_DMA_STATUS_REASON(s)	(((s) >> 8) & 0xff)
+
+/* Why the engine halted. */
+#define REFMDEV_DMA_HALT_BUS_MASTER	1	/* PCI_COMMAND_MASTER is off */
+#define REFMDEV_DMA_HALT_RING		2	/* RING_SIZE 0 or TAIL too far */
+#define REFMDEV_DMA_HALT_RING_FAULT	3	/* ring IOVA not readable/writable */
+
+/*
+ * A descriptor, 32 bytes, little-endian. @src and @dst are IOVAs, or
+ * offsets into the device's own BAR2 memory with F_SRC_DEVMEM /
+ * F_DST_DEVMEM. For OP_FILL, @src is the pattern: destination byte k is
+ * byte k % 8 of it. The driver sets @status to 0 before posting; the
+ * device writes one of REFMDEV_DMA_ST_* when it is done with the
+ * descriptor, after the data. A descriptor that fails has written
+ * nothing to its destination.
+ */
+struct refmdev_dma_desc {
+	__le64 src;
+	__le64 dst;
+	__le32 len;		/* 1 .. REFMDEV_DMA_MAX_LEN */
+	__le32 flags;
+	__le32 status;
+	__le32 reserved;	/* must be zero */
+};
+
+#define REFMDEV_DMA_OP_MASK		0xf
+#define REFMDEV_DMA_OP_COPY		1
+#define REFMDEV_DMA_OP_FILL		2
+#define REFMDEV_DMA_F_SRC_DEVMEM	(1u << 8)
+#define REFMDEV_DMA_F_DST_DEVMEM	(1u << 9)
+#define REFMDEV_DMA_F_IRQ		(1u << 16)	/* interrupt when done */
+
+#define REFMDEV_DMA_ST_OK		1
+#define REFMDEV_DMA_ST_BAD_DESC		0x10	/* unknown op or flags, reserved set */
+#define REFMDEV_DMA_ST_BAD_LEN		0x11	/* zero or over MAX_LEN */
+#define REFMDEV_DMA_ST_OVERFLOW		0x12	/* address + length wraps */
+#define REFMDEV_DMA_ST_OVERLAP		0x13	/* source and destination overlap */
+#define REFMDEV_DMA_ST_DEVMEM_RANGE	0x14	/* outside BAR2 */
+#define REFMDEV_DMA_ST_UNMAPPED		0x20	/* IOVA range not (fully) mapped */
+#define REFMDEV_DMA_ST_READ_ONLY	0x21	/* destination mapped read-only */
+#define REFMDEV_DMA_ST_NO_MEMLOCK	0x22	/* pinning exceeds RLIMIT_MEMLOCK */
+#define REFMDEV_DMA_ST_FAULT		0x23	/* pages cannot be pinned (MMIO) */
+#define REFMDEV_DMA_ST_NO_OWNER		0x24	/* the mapping's owner is gone */
+#define REFMDEV_DMA_ST_NO_MEM		0x25	/* the host is out of memory */
 
 #endif /* _UAPI_LINUX_REFMDEV_H */

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The refmdev DMA engine: its registers, the worker that consumes the
+ * descriptor ring, quiescing for reset and close, and the .dma_unmap
+ * barrier. The data movement of one descriptor is in dma_xfer.c.
+ *
+ * The worker runs on system_unbound_wq: vfio_dma_rw() and
+ * vfio_pin_pages() must be called from a kernel thread (or the owner),
+ * and never with mmap_lock or a lock our fault handler takes.
+ */
+#include <linux/log2.h>
+#include <linux/sched.h>
+#include "compat.h"
+#include "refmdev.h"
+
+static void refmdev_dma_work(struct work_struct *work);
+
+void refmdev_dma_init(struct refmdev *rd)
+{
+	struct refmdev_dma *dma = &rd->dma;
+
+	INIT_WORK(&dma->work, refmdev_dma_work);
+	spin_lock_init(&dma->pin_lock);
+	init_waitqueue_head(&dma->pin_wq);
+	refmdev_dma_reset_regs(rd);
+}
+
+/* Power-on register values. Caller holds rd->lock; no worker runs. */
+void refmdev_dma_reset_regs(struct refmdev *rd)
+{
+	struct refmdev_dma *dma = &rd->dma;
+
+	dma->ring_base = 0;
+	dma->ring_size = 0;
+	dma->head = 0;
+	dma->tail = 0;
+	dma->control = 0;
+	dma->status = 0;
+	dma->completed = 0;
+}
+
+bool refmdev_dma_is_reg(unsigned int offset, unsigned int *width)
+{
+	switch (offset) {
+	case REFMDEV_REG_DMA_RING_BASE:
+		*width = 8;
+		return true;
+	case REFMDEV_REG_DMA_RING_SIZE:
+	case REFMDEV_REG_DMA_HEAD:
+	case REFMDEV_REG_DMA_TAIL:
+	case REFMDEV_REG_DMA_CONTROL:
+	case REFMDEV_REG_DMA_STATUS:
+	case REFMDEV_REG_DMA_COMPLETED:
+		*width = 4;
+		return true;
+	}
+	return false;
+}
+
+u64 refmdev_dma_reg_read(struct refmdev *rd, unsigned int offset)
+{
+	struct refmdev_dma *dma = &rd->dma;
+
+	switch (offset) {
+	case REFMDEV_REG_DMA_RING_BASE:
+		return dma->ring_base;
+	case REFMDEV_REG_DMA_RING_SIZE:
+		return dma->ring_size;
+	case REFMDEV_REG_DMA_HEAD:
+		return dma->head;
+	case REFMDEV_REG_DMA_TAIL:
+		return dma->tail;
+	case REFMDEV_REG_DMA_CONTROL:
+		return dma->control;
+	case REFMDEV_REG_DMA_STATUS:
+		return dma->status;
+	case REFMDEV_REG_DMA_COMPLETED:
+		return dma->completed;
+	}
+	return 0;
+}
+
+/* Queue the worker if there is anything for it to do. */
+static void dma_kick(struct refmdev *rd)
+{
+	struct refmdev_dma *dma = &rd->dma;
+
+	lockdep_assert_held(&rd->lock);
+	if (dma->stopping || !(dma->control & REFMDEV_DMA_CTRL_ENABLE) ||
+	    (dma->status & REFMDEV_DMA_STATUS_HALTED) || dma->head == dma->tail)
+		return;
+	dma->status |= REFMDEV_DMA_STATUS_BUSY;
+	queue_work(system_unbound_wq, &dma->work);
+}
+
+void refmdev_dma_reg_write(struct refmdev *rd, unsigned int offset, u64 val,
+			   u64 mask)
+{
+	struct refmdev_dma *dma = &rd->dma;
+	bool enabled = dma->control & REFMDEV_DMA_CTRL_ENABLE;
+
+	lockdep_assert_held(&rd->lock);
+	switch (offset) {
+	case REFMDEV_REG_DMA_RING_BASE:
+		/* The ring moves only while the engine is off. */
+		if (enabled)
+			return;
+		dma->ring_base = ((dma->ring_base & ~mask) | val) &
+				 ~(u64)(sizeof(struct refmdev_dma_desc) - 1);
+		dma->head = 0;
+		dma->tail = 0;
+		break;
+	case REFMDEV_REG_DMA_RING_SIZE:
+		if (enabled)
+			return;
+		dma->ring_size = (dma->ring_size & ~mask) | val;
+		dma->head = 0;
+		dma->tail = 0;
+		break;
+	case REFMDEV_REG_DMA_TAIL:
+		dma->tail = (dma->tail & ~mask) | val;
+		dma_kick(rd);
+		break;
+	case REFMDEV_REG_DMA_CONTROL:
+		dma->control = ((dma->control & ~mask) | val) &
+			       REFMDEV_DMA_CTRL_ENABLE;
+		/* Enabling again is how a halted engine is restarted. */
+		if (!enabled && (dma->control & REFMDEV_DMA_CTRL_ENABLE))
+			dma->status &= ~(REFMDEV_DMA_STATUS_HALTED |
+					 0xff << REFMDEV_DMA_STATUS_REASON_SHIFT);
+		dma_kick(rd);
+		break;
+	default:	/* HEAD, STATUS, COMPLETED are read-only */
+		break;
+	}
+}
+
+static void dma_raise(struct refmdev *rd, u32 source)
+{
+	rd->regs.int_status |= source;
+	refmdev_irq_update(rd);
+}
+
+static void dma_halt(struct refmdev *rd, u32 reason)
+{
+	struct refmdev_dma *dma = &rd->dma;
+
+	lockdep_assert_held(&rd->lock);
+	dma->status &= ~REFMDEV_DMA_STATUS_BUSY;
+	dma->status |= REFMDEV_DMA_STATUS_HALTED |
+		       reason << REFMDEV_DMA_STATUS_REASON_SHIFT;
+	dma_raise(rd, REFMDEV_INT_DMA_ERROR);
+}
+
+/*
+ * Decide, under rd->lock, whether the worker may go on, and if so which
+ * ring slot to read. False when there is nothing (more) to do.
+ */
+static bool dma_next_slot(struct refmdev *rd, u64 *slot)
+{
+	struct refmdev_dma *dma = &rd->dma;
+
+	lockdep_assert_held(&rd->lock);
+	if (dma->stopping || !(dma->control & REFMDEV_DMA_CTRL_ENABLE) ||
+	    (dma->status & REFMDEV_DMA_STATUS_HALTED) ||
+	    dma->head == dma->tail) {
+		dma->status &= ~REFMDEV_DMA_STATUS_BUSY;
+		return false;
+	}
+	/* Bus mastering off: not a single access to guest memory. */
+	if (!(refmdev_config_command(rd) & PCI_COMMAND_MASTER)) {
+		dma_halt(rd, REFMDEV_DMA_HALT_BUS_MASTER);
+		return false;
+	}
+	if (!is_power_of_2(dma->ring_size) ||
+	    dma->ring_size > REFMDEV_DMA_RING_MAX ||
+	    dma->tail - dma->head > dma->ring_size) {
+		dma_halt(rd, REFMDEV_DMA_HALT_RING);
+		return false;
+	}
+	*slot = dma->ring_base + (u64)(dma->head & (dma->ring_size - 1)) *
+		sizeof(struct refmdev_dma_desc);
+	return true;
+}
+
+/*
+ * Pin sections; see struct refmdev_dma. Opening one waits while an unmap
+ * is in progress, so that a range being unmapped is not pinned again
+ * behind the unmap's back.
+ */
+static void pin_section_begin(struct refmdev_dma *dma)
+{
+	spin_lock(&dma->pin_lock);
+	while (dma->unmapping) {
+		spin_unlock(&dma->pin_lock);
+		wait_event(dma->pin_wq, !READ_ONCE(dma->unmapping));
+		spin_lock(&dma->pin_lock);
+	}
+	dma->pinning = true;
+	spin_unlock(&dma->pin_lock);
+}
+
+static void pin_section_end(struct refmdev_dma *dma)
+{
+	spin_lock(&dma->pin_lock);
+	dma->pinning = false;
+	spin_unlock(&dma->pin_lock);
+	wake_up_all(&dma->pin_wq);
+}
+
+/*
+ * Called by type1 for every VFIO_IOMMU_UNMAP_DMA that covers pages pinned
+ * through this device. The engine unpins everything at the end of each
+ * descriptor, so waiting for the current pin section to close is enough:
+ * after that the engine holds no pins, in this range or any other.
+ */
+void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
+{
+	struct refmdev_dma *dma = &vdev_to_refmdev(vdev)->dma;
+
+	spin_lock(&dma->pin_lock);
+	dma->unmapping++;
+	spin_unlock(&dma->pin_lock);
+
+	wait_event(dma->pin_wq, !READ_ONCE(dma->pinning));
+
+	spin_lock(&dma->pin_lock);
+	dma->unmapping--;
+	spin_unlock(&dma->pin_lock);
+	wake_up_all(&dma->pin_wq);
+}
+
+/*
+ * One descriptor: read it, run it, write its status back. Returns false
+ * if the ring itself could not be accessed (the caller halts).
+ */
+static bool dma_run_slot(struct refmdev *rd, u64 slot, u32 *status,
+			 u32 *flags)
+{
+	struct refmdev_dma_desc desc;
+	__le32 st;
+	bool ok;
+
+	if (vfio_dma_rw(&rd->vdev, slot, &desc, sizeof(desc), false))
+		return false;
+	*flags = le32_to_cpu(desc.flags);
+
+	pin_section_begin(&rd->dma);
+	*status = refmdev_dma_transfer(rd, &desc);
+	/*
+	 * The status is written inside the section: once an unmap returns,
+	 * the engine writes nothing more, not even a status.
+	 */
+	st = cpu_to_le32(*status);
+	ok = !vfio_dma_rw(&rd->vdev,
+			  slot + offsetof(struct refmdev_dma_desc, status),
+			  &st, sizeof(st), true);
+	pin_section_end(&rd->dma);
+	return ok;
+}
+
+static void refmdev_dma_work(struct work_struct *work)
+{
+	struct refmdev *rd = container_of(work, struct refmdev, dma.work);
+	struct refmdev_dma *dma = &rd->dma;
+	u32 status, flags;
+	u64 slot;
+
+	for (;;) {
+		mutex_lock(&rd->lock);
+		if (!dma_next_slot(rd, &slot)) {
+			mutex_unlock(&rd->lock);
+			return;
+		}
+		mutex_unlock(&rd->lock);
+
+		if (!dma_run_slot(rd, slot, &status, &flags)) {
+			mutex_lock(&rd->lock);
+			dma_halt(rd, REFMDEV_DMA_HALT_RING_FAULT);
+			mutex_unlock(&rd->lock);
+			return;
+		}
+
+		mutex_lock(&rd->lock);
+		dma->head++;
+		dma->completed++;
+		if (flags & REFMDEV_DMA_F_IRQ)
+			dma_raise(rd, status == REFMDEV_DMA_ST_OK ?
+				  REFMDEV_INT_DMA_DONE : REFMDEV_INT_DMA_ERROR);
+		mutex_unlock(&rd->lock);
+		cond_resched();
+	}
+}
+
+/*
+ * Stop the engine for a reset or close: no new work is queued, and a
+ * running worker finishes its current descriptor (and so drops its pins)
+ * before this returns.
+ */
+void refmdev_dma_quiesce(struct refmdev *rd)
+{
+	mutex_lock(&rd->lock);
+	rd->dma.stopping = true;
+	mutex_unlock(&rd->lock);
+	cancel_work_sync(&rd->dma.work);
+}
+
+/* After a reset: registers are back at power-on, so there is no work. */
+void refmdev_dma_resume(struct refmdev *rd)
+{
+	lockdep_assert_held(&rd->lock);
+	rd->dma.stopping = false;
+	rd->dma.status &= ~REFMDEV_DMA_STATUS_BUSY;
+}

@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One DMA descriptor's transfer: check it, turn its source and
+ * destination into arrays of pages, copy or fill, let the pages go.
+ *
+ * Guest memory is reached by pinning with vfio_pin_pages(), at most
+ * VFIO_PIN_PAGES_MAX_ENTRIES pages per call, page-aligned IOVAs, and
+ * unpinned with exactly the same calls. Both sides are pinned in full
+ * before a byte moves: a descriptor either completes or fails having
+ * written nothing, and the pages it pins at once are what counts against
+ * the owner's RLIMIT_MEMLOCK. Device memory (BAR2) is reached through the
+ * device's own page array, holding a page reference for the duration.
+ *
+ * Called from the DMA worker inside a pin section (see dma.c).
+ */
+#include <linux/highmem.h>
+#include <linux/iommu.h>
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include "compat.h"
+#include "refmdev.h"
+
+/* One side of a transfer, as pages. */
+struct dma_span {
+	struct page **pages;
+	unsigned long npages;
+	u64 iova;		/* of pages[0], when pinned */
+	unsigned int offset;	/* of the first byte, in pages[0] */
+	bool pinned;		/* vfio pins; otherwise page references */
+};
+
+static u32 pin_errno_to_status(int err)
+{
+	switch (err) {
+	case -EINVAL:
+		return REFMDEV_DMA_ST_UNMAPPED;
+	case -EPERM:
+		return REFMDEV_DMA_ST_READ_ONLY;
+	case -ENOMEM:
+		return REFMDEV_DMA_ST_NO_MEMLOCK;
+	case -ENODEV:
+	case -ESRCH:
+		return REFMDEV_DMA_ST_NO_OWNER;
+	default:
+		return REFMDEV_DMA_ST_FAULT;
+	}
+}
+
+static void span_unpin(struct refmdev *rd, struct dma_span *span,
+		       unsigned long count)
+{
+	unsigned long done = 0;
+
+	while (done < count) {
+		unsigned long n = min_t(unsigned long, count - done,
+					VFIO_PIN_PAGES_MAX_ENTRIES);
+
+		vfio_unpin_pages(&rd->vdev, span->iova + done * PAGE_SIZE, n);
+		done += n;
+	}
+}
+
+static void span_release(struct refmdev *rd, struct dma_span *span)
+{
+	unsigned long i;
+
+	if (!span->pages)
+		return;
+	if (span->pinned) {
+		span_unpin(rd, span, span->npages);
+	} else {
+		for (i = 0; i < span->npages; i++)
+			put_page(span->pages[i]);
+	}
+	kvfree(span->pages);
+	span->pages = NULL;
+}
+
+static int span_alloc(struct dma_span *span, u64 addr, u32 len)
+{
+	span->offset = offset_in_page(addr);
+	span->npages = DIV_ROUND_UP(span->offset + (u64)len, PAGE_SIZE);
+	span->pages = kvmalloc_array(span->npages, sizeof(*span->pages),
+				     GFP_KERNEL);
+	return span->pages ? 0 : -ENOMEM;
+}
+
+/* Pin [iova, iova + len) of guest memory; all or nothing. */
+static u32 span_pin(struct refmdev *rd, struct dma_span *span, u64 iova,
+		    u32 len, int prot)
+{
+	unsigned long done = 0;
+	int ret;
+
+	if (span_alloc(span, iova, len))
+		return REFMDEV_DMA_ST_NO_MEM;
+	span->iova = iova & PAGE_MASK;
+	span->pinned = true;
+
+	while (done < span->npages) {
+		int n = min_t(unsigned long, span->npages - done,
+			      VFIO_PIN_PAGES_MAX_ENTRIES);
+
+		ret = vfio_pin_pages(&rd->vdev, span->iova + done * PAGE_SIZE,
+				     n, prot, span->pages + done);
+		if (ret != n) {
+			span_unpin(rd, span, done);
+			kvfree(span->pages);
+			span->pages = NULL;
+			return pin_errno_to_status(ret < 0 ? ret : -EFAULT);
+		}
+		done += n;
+	}
+	return REFMDEV_DMA_ST_OK;
+}
+
+/* Take references on the BAR2 pages behind [off, off + len). */
+static u32 span_devmem(struct refmdev *rd, struct dma_span *span, u64 off,
+		       u32 len)
+{
+	struct refmdev_devmem *mem = &rd->devmem;
+	unsigned long first = off >> PAGE_SHIFT, i;
+
+	if (off >= rd->type->devmem_size || len > rd->type->devmem_size - off)
+		return REFMDEV_DMA_ST_DEVMEM_RANGE;
+	if (span_alloc(span, off, len))
+		return REFMDEV_DMA_ST_NO_MEM;
+	span->pinned = false;
+
+	mutex_lock(&mem->lock);
+	for (i = 0; i < span->npages; i++) {
+		span->pages[i] = mem->pages[first + i];
+		get_page(span->pages[i]);
+	}
+	mutex_unlock(&mem->lock);
+	return REFMDEV_DMA_ST_OK;
+}
+
+static u32 span_get(struct refmdev *rd, struct dma_span *span, u64 addr,
+		    u32 len, bool devmem, int prot)
+{
+	return devmem ? span_devmem(rd, span, addr, len) :
+			span_pin(rd, span, addr, len, prot);
+}
+
+static void span_copy(struct dma_span *dst, struct dma_span *src, u32 len)
+{
+	u64 done = 0;
+
+	while (done < len) {
+		u64 s = src->offset + done, d = dst->offset + done;
+		size_t n = min3((u64)len - done,
+				(u64)(PAGE_SIZE - offset_in_page(s)),
+				(u64)(PAGE_SIZE - offset_in_page(d)));
+		void *from = kmap_local_page(src->pages[s >> PAGE_SHIFT]);
+		void *to = kmap_local_page(dst->pages[d >> PAGE_SHIFT]);
+
+		memcpy(to + offset_in_page(d), from + offset_in_page(s), n);
+		kunmap_local(to);
+		kunmap_local(from);
+		done += n;
+		cond_resched();
+	}
+}
+
+/* Destination byte k becomes byte k % 8 of @pattern. */
+static u32 span_fill(struct dma_span *dst, u64 pattern, u32 len)
+{
+	u8 *tile;
+	u64 done = 0;
+	unsigned int i;
+
+	/* A page of the pattern plus 7 bytes, to start at any phase. */
+	tile = kmalloc(PAGE_SIZE + 8, GFP_KERNEL);
+	if (!tile)
+		return REFMDEV_DMA_ST_NO_MEM;
+	for (i = 0; i < PAGE_SIZE + 8; i++)
+		tile[i] = pattern >> (8 * (i % 8));
+
+	while (done < len) {
+		u64 d = dst->offset + done;
+		size_t n = min_t(u64, (u64)len - done,
+				 PAGE_SIZE - offset_in_page(d));
+		void *to = kmap_local_page(dst->pages[d >> PAGE_SHIFT]);
+
+		memcpy(to + offset_in_page(d), tile + (done % 8), n);
+		kunmap_local(to);
+		done += n;
+		cond_resched();
+	}
+	kfree(tile);
+	return REFMDEV_DMA_ST_OK;
+}
+
+static bool ranges_overlap(u64 a, u64 b, u32 len)
+{
+	return a < b + len && b < a + len;
+}
+
+/* Everything that can be said about a descriptor without touching memory. */
+static u32 dma_check(const struct refmdev_dma_desc *desc, u32 flags)
+{
+	u32 op = flags & REFMDEV_DMA_OP_MASK;
+	u32 len = le32_to_cpu(desc->len);
+	u64 src = le64_to_cpu(desc->src), dst = le64_to_cpu(desc->dst), end;
+
+	if ((op != REFMDEV_DMA_OP_COPY && op != REFMDEV_DMA_OP_FILL) ||
+	    (flags & ~(REFMDEV_DMA_OP_MASK | REFMDEV_DMA_F_SRC_DEVMEM |
+		       REFMDEV_DMA_F_DST_DEVMEM | REFMDEV_DMA_F_IRQ)) ||
+	    (op == REFMDEV_DMA_OP_FILL && (flags & REFMDEV_DMA_F_SRC_DEVMEM)) ||
+	    desc->reserved)
+		return REFMDEV_DMA_ST_BAD_DESC;
+	if (!len || len > REFMDEV_DMA_MAX_LEN)
+		return REFMDEV_DMA_ST_BAD_LEN;
+	if (check_add_overflow(dst, (u64)len - 1, &end) ||
+	    (op == REFMDEV_DMA_OP_COPY &&
+	     check_add_overflow(src, (u64)len - 1, &end)))
+		return REFMDEV_DMA_ST_OVERFLOW;
+	if (op == REFMDEV_DMA_OP_COPY &&
+	    !!(flags & REFMDEV_DMA_F_SRC_DEVMEM) ==
+	    !!(flags & REFMDEV_DMA_F_DST_DEVMEM) &&
+	    ranges_overlap(src, dst, len))
+		return REFMDEV_DMA_ST_OVERLAP;
+	return REFMDEV_DMA_ST_OK;
+}
+
+u32 refmdev_dma_transfer(struct refmdev *rd,
+			 const struct refmdev_dma_desc *desc)
+{
+	u32 flags = le32_to_cpu(desc->flags), len = le32_to_cpu(desc->len);
+	u64 src = le64_to_cpu(desc->src), dst = le64_to_cpu(desc->dst);
+	struct dma_span s = {}, d = {};
+	u32 st;
+
+	st = dma_check(desc, flags);
+	if (st != REFMDEV_DMA_ST_OK)
+		return st;
+
+	st = span_get(rd, &d, dst, len, flags & REFMDEV_DMA_F_DST_DEVMEM,
+		      IOMMU_WRITE);
+	if (st != REFMDEV_DMA_ST_OK)
+		return st;
+
+	if ((flags & REFMDEV_DMA_OP_MASK) == REFMDEV_DMA_OP_FILL) {
+		st = span_fill(&d, src, len);
+	} else {
+		st = span_get(rd, &s, src, len,
+			      flags & REFMDEV_DMA_F_SRC_DEVMEM, IOMMU_READ);
+		if (st == REFMDEV_DMA_ST_OK)
+			span_copy(&d, &s, len);
+	}
+	span_release(rd, &s);
+	span_release(rd, &d);
+	return st;
+}

@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The DMA engine's use of the external-pin API: locked-memory accounting
+ * that always returns to its baseline, RLIMIT_MEMLOCK honoured, .dma_unmap
+ * as a synchronous barrier (nothing written after VFIO_IOMMU_UNMAP_DMA
+ * returns), and reset, close and removal with DMA in flight.
+ */
+#include <linux/capability.h>
+#include <linux/pci_regs.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dma_util.h"
+#include "ktap.h"
+
+#define SRC_IOVA	0x10000000ull
+#define DST_IOVA	0x40000000ull
+#define RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
+#define COPY		REFMDEV_DMA_OP_COPY
+
+TEST(locked_memory_returns_to_baseline)
+{
+	struct vfio_dev *d = vfio_open(mdev_create(TYPE_16M));
+	struct dma_ring *r = dma_ring_setup(d, 16);
+	long base = vm_locked_kib();
+	struct guest_mem *src = guest_mem_map(d, SRC_IOVA, 16 << 20, RW);
+	struct guest_mem *dst = guest_mem_map(d, DST_IOVA, (16 << 20) + 4096, RW);
+	static const __u32 lens[] = { 1, 4096, 4097, 1 << 20, 16 << 20 };
+	unsigned int i;
+
+	/* Mapping pins nothing in an mdev-only container. */
+	ASSERT_EQ(vm_locked_kib(), base);
+	for (i = 0; i < ARRAY_SIZE(lens); i++) {
+		fill_random(src->va, lens[i], i);
+		ASSERT_EQ(dma_run(r, SRC_IOVA, DST_IOVA + 1, lens[i], COPY),
+			  REFMDEV_DMA_ST_OK);
+		ASSERT_EQ(memcmp((__u8 *)dst->va + 1, src->va, lens[i]), 0);
+		ASSERT_EQ(vm_locked_kib(), base);
+	}
+	/* Failures too leave nothing pinned. */
+	ASSERT_EQ(dma_run(r, SRC_IOVA + (15 << 20), DST_IOVA, 2 << 20, COPY),
+		  REFMDEV_DMA_ST_UNMAPPED);
+	ASSERT_EQ(vm_locked_kib(), base);
+	/* Device memory is the device's own: never pinned, never charged. */
+	ASSERT_EQ(dma_run(r, SRC_IOVA, 0, 16 << 20,
+			  COPY | REFMDEV_DMA_F_DST_DEVMEM), REFMDEV_DMA_ST_OK);
+	ASSERT_EQ(vm_locked_kib(), base);
+}
+
+/* Without CAP_IPC_LOCK, type1 holds mappings made from now on to the rlimit. */
+static void drop_ipc_lock(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		FAIL("capget: %s", strerror(errno));
+	data[0].effective &= ~(1u << CAP_IPC_LOCK);
+	data[0].permitted &= ~(1u << CAP_IPC_LOCK);
+	if (syscall(SYS_capset, &hdr, data))
+		FAIL("capset: %s", strerror(errno));
+}
+
+TEST(memlock_limit)
+{
+	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
+	struct rlimit lim = { .rlim_cur = 1 << 20, .rlim_max = 1 << 20 };
+	struct guest_mem *src, *dst;
+	struct dma_ring *r;
+	long base;
+	size_t i;
+
+	drop_ipc_lock();
+	ASSERT_OK(setrlimit(RLIMIT_MEMLOCK, &lim));
+	r = dma_ring_setup(d, 16);
+	src = guest_mem_map(d, SRC_IOVA, 4 << 20, RW);
+	dst = guest_mem_map(d, DST_IOVA, 4 << 20, RW);
+	base = vm_locked_kib();
+
+	/* 128 + 128 pages pinned at once: inside the 1 MiB limit. */
+	fill_random(src->va, 512 << 10, 1);
+	ASSERT_EQ(dma_run(r, SRC_IOVA, DST_IOVA, 512 << 10, COPY),
+		  REFMDEV_DMA_ST_OK);
+	ASSERT_EQ(memcmp(src->va, dst->va, 512 << 10), 0);
+	ASSERT_EQ(vm_locked_kib(), base);
+
+	/* 2 MiB each side: over it. Fails whole, writes nothing. */
+	memset(dst->va, 0x5a, 4 << 20);
+	ASSERT_EQ(dma_run(r, SRC_IOVA, DST_IOVA, 2 << 20, COPY),
+		  REFMDEV_DMA_ST_NO_MEMLOCK);
+	for (i = 0; i < 4 << 20; i++)
+		if (((__u8 *)dst->va)[i] != 0x5a)
+			FAIL("byte %zu written by a descriptor over the limit", i);
+	ASSERT_EQ(vm_locked_kib(), base);
+	/* And the engine goes on within the limit. */
+	ASSERT_EQ(dma_run(r, SRC_IOVA, DST_IOVA, 4096, COPY), REFMDEV_DMA_ST_OK);
+	ASSERT_EQ(vm_locked_kib(), base);
+}
+
+/*
+ * Unmap the destination while copies into it are in flight, many times.
+ * Whatever the race's outcome, nothing may land after the unmap returns,
+ * and a copy reported complete must be complete.
+ */
+TEST(unmap_during_dma_is_a_barrier)
+{
+	const size_t len = 64 << 10;
+	const int rounds = 2000;
+	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
+	struct dma_ring *r = dma_ring_setup(d, 64);
+	struct guest_mem *src = guest_mem_map(d, SRC_IOVA, len, RW);
+	__u8 *dst = aligned_alloc(4096, len), *snap = malloc(len);
+	long base = vm_locked_kib();
+	int i, ok = 0, unmapped = 0;
+
+	ASSERT_TRUE(dst && snap);
+	fill_random(src->va, len, 77);
+	for (i = 0; i < rounds; i++) {
+		struct refmdev_dma_desc *desc;
+		__u32 st;
+
+		memset(dst, i, len);
+		ASSERT_OK(dma_map_raw(d, dst, DST_IOVA, len, RW));
+		desc = dma_post(r, SRC_IOVA, DST_IOVA, len, COPY);
+		dma_doorbell(r);
+		if (i & 1)
+			usleep(i % 200);
+		ASSERT_OK(dma_unmap_raw(d, DST_IOVA, len, 0));
+		memcpy(snap, dst, len);
+		st = dma_wait(r, desc);
+		if (memcmp(snap, dst, len))
+			FAIL("round %d: written after VFIO_IOMMU_UNMAP_DMA returned", i);
+		if (st == REFMDEV_DMA_ST_OK) {
+			ok++;
+			if (memcmp(dst, src->va, len))
+				FAIL("round %d: reported done but incomplete", i);
+		} else if (st == REFMDEV_DMA_ST_UNMAPPED) {
+			unmapped++;
+			if (dst[0] != (__u8)i || dst[len - 1] != (__u8)i)
+				FAIL("round %d: failed copy wrote data", i);
+		} else {
+			FAIL("round %d: status 0x%x", i, st);
+		}
+	}
+	ktap_info("%d copies completed before the unmap, %d refused after it",
+		  ok, unmapped);
+	ASSERT_EQ(vm_locked_kib(), base);
+	free(dst);
+	free(snap);
+}
+
+/* Post @n copies of @len bytes each without waiting. */
+static void post_many(struct dma_ring *r, int n, __u32 len)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		dma_post(r, SRC_IOVA, DST_IOVA, len, COPY);
+	dma_doorbell(r);
+}
+
+TEST(reset_with_dma_in_flight)
+{
+	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
+	struct dma_ring *r = dma_ring_setup(d, 64);
+	long base = vm_locked_kib();
+	int round;
+
+	guest_mem_map(d, SRC_IOVA, 8 << 20, RW);
+	guest_mem_map(d, DST_IOVA, 8 << 20, RW);
+	for (round = 0; round < 20; round++) {
+		post_many(r, 32, 8 << 20);
+		usleep(round * 1000);
+		ASSERT_OK(ioctl(d->device, VFIO_DEVICE_RESET));
+		/* Engine back at power-on, nothing pinned. */
+		ASSERT_EQ(bar0_read(d, REFMDEV_REG_DMA_HEAD, 4), 0);
+		ASSERT_EQ(bar0_read(d, REFMDEV_REG_DMA_CONTROL, 4), 0);
+		ASSERT_EQ(vm_locked_kib(), base);
+		/* And usable again. */
+		bar0_write(d, REFMDEV_REG_DMA_RING_BASE, 8, RING_IOVA);
+		bar0_write(d, REFMDEV_REG_DMA_RING_SIZE, 4, 64);
+		bar0_write(d, REFMDEV_REG_DMA_CONTROL, 4, REFMDEV_DMA_CTRL_ENABLE);
+		r->tail = 0;
+		ASSERT_EQ(dma_run(r, SRC_IOVA, DST_IOVA, 4096, COPY),
+			  REFMDEV_DMA_ST_OK);
+	}
+}
+
+/* A process that opens @uuid, starts a lot of DMA and then waits. */
+static pid_t busy_user(const char *uuid, bool exit_at_once)
+{
+	pid_t pid = ktap_fork();
+
+	if (!pid) {
+		struct vfio_dev d;
+		struct dma_ring *r;
+
+		if (vfio_open_raw(uuid, &d))
+			_exit(2);
+		r = dma_ring_setup(&d, 64);
+		guest_mem_map(&d, SRC_IOVA, 8 << 20, RW);
+		guest_mem_map(&d, DST_IOVA, 8 << 20, RW);
+		post_many(r, 64, 8 << 20);
+		if (exit_at_once)
+			_exit(0);
+		pause();
+		_exit(0);
+	}
+	return pid;
+}
+
+TEST(close_with_dma_in_flight)
+{
+	const char *uuid = mdev_create(TYPE_1M);
+	int i, status;
+
+	for (i = 0; i < 10; i++) {
+		pid_t pid = busy_user(uuid, true);
+
+		ASSERT_EQ(waitpid(pid, &status, 0), pid);
+		ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	/* The device is free and works. */
+	{
+		struct vfio_dev *d = vfio_open(uuid);
+		struct dma_ring *r = dma_ring_setup(d, 16);
+
+		guest_mem_map(d, SRC_IOVA, 1 << 20, RW);
+		guest_mem_map(d, DST_IOVA, 1 << 20, RW);
+		ASSERT_EQ(dma_run(r, SRC_IOVA, DST_IOVA, 1 << 20, COPY),
+			  REFMDEV_DMA_ST_OK);
+	}
+}
+
+TEST(kill_and_remove_with_dma_in_flight)
+{
+	char uuid[UUID_LEN + 1];
+	pid_t user, remover;
+	int status;
+
+	make_uuid(uuid);
+	ASSERT_EQ(mdev_create_raw(TYPE_1M, uuid), 0);
+	user = busy_user(uuid, false);
+	usleep(300000);
+	remover = ktap_fork();
+	if (!remover)
+		_exit(mdev_remove(uuid) ? 1 : 0);
+	usleep(100000);
+	/* The VMM dies with DMA running; removal then completes. */
+	kill(user, SIGKILL);
+	ASSERT_EQ(waitpid(user, &status, 0), user);
+	ASSERT_EQ(waitpid(remover, &status, 0), remover);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(parallel_devices_and_processes)
+{
+	const int nproc = 3;
+	pid_t pids[3];
+	int i, status, failed = 0;
+
+	for (i = 0; i < nproc; i++) {
+		pids[i] = ktap_fork();
+		if (!pids[i]) {
+			struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
+			struct dma_ring *r = dma_ring_setup(d, 32);
+			struct guest_mem *s = guest_mem_map(d, SRC_IOVA, 1 << 20, RW);
+			struct guest_mem *t = guest_mem_map(d, DST_IOVA, 1 << 20, RW);
+			int n;
+
+			for (n = 0; n < 40; n++) {
+				__u32 len = 4096 * (n + 1) + i;
+
+				fill_random(s->va, len, n * 10 + i);
+				ASSERT_EQ(dma_run(r, SRC_IOVA, DST_IOVA, len, COPY),
+					  REFMDEV_DMA_ST_OK);
+				ASSERT_EQ(memcmp(s->va, t->va, len), 0);
+			}
+			ktap_finish(0);
+		}
+	}
+	for (i = 0; i < nproc; i++) {
+		ASSERT_EQ(waitpid(pids[i], &status, 0), pids[i]);
+		failed |= !WIFEXITED(status) || WEXITSTATUS(status);
+	}
+	ASSERT_EQ(failed, 0);
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers for driving the refmdev DMA engine from a selftest acting as
+ * the VMM: guest memory (anonymous mappings made visible to the device
+ * with VFIO_IOMMU_MAP_DMA), a descriptor ring in that memory, and
+ * submission with a bounded wait for completion.
+ */
+#ifndef DMA_UTIL_H
+#define DMA_UTIL_H
+
+#include "mdev_util.h"
+
+/* A piece of "guest memory": user memory mapped at an IOVA. */
+struct guest_mem {
+	void *va;
+	__u64 iova;
+	size_t size;
+	struct vfio_dev *dev;
+	bool mapped;
+};
+
+int dma_map_raw(struct vfio_dev *d, void *va, __u64 iova, size_t size,
+		__u32 flags);
+int dma_unmap_raw(struct vfio_dev *d, __u64 iova, size_t size, __u32 flags);
+struct guest_mem *guest_mem_map(struct vfio_dev *d, __u64 iova, size_t size,
+				__u32 flags);
+void guest_mem_unmap(struct guest_mem *m);
+
+struct dma_ring {
+	struct vfio_dev *dev;
+	struct guest_mem *mem;
+	struct refmdev_dma_desc *desc;
+	__u32 size;
+	__u32 tail;
+};
+
+#define RING_IOVA	0x100000000ull	/* 4 GiB: out of the way */
+
+struct dma_ring *dma_ring_setup(struct vfio_dev *d, __u32 size);
+struct refmdev_dma_desc *dma_post(struct dma_ring *r, __u64 src, __u64 dst,
+				  __u32 len, __u32 flags);
+void dma_doorbell(struct dma_ring *r);
+__u32 dma_wait(struct dma_ring *r, struct refmdev_dma_desc *desc);
+__u32 dma_run(struct dma_ring *r, __u64 src, __u64 dst, __u32 len,
+	      __u32 flags);
+void dma_wait_idle(struct dma_ring *r);
+long vm_locked_kib(void);
+
+#endif /* DMA_UTIL_H */

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * VFIO_DMA_UNMAP_FLAG_VADDR with refmdev in the container.
+ *
+ * Invalidating a mapping's vaddr (for live update of the VMM) leaves
+ * anyone who then needs the pages waiting until userspace supplies a new
+ * vaddr. refmdev's engine pins and reads guest memory from a kernel
+ * worker, so type1 must refuse the invalidation while an mdev is attached
+ * (and the attach while a vaddr is invalid): no kernel thread may end up
+ * waiting on the VMM. These tests prove type1 does, with QEMU's edu
+ * device bound to vfio-pci as the container member that allows vaddr
+ * updates.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "dma_util.h"
+#include "ktap.h"
+
+#define IOVA	0x10000000ull
+#define SIZE	(1 << 20)
+#define RW	(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
+
+static char edu_bdf[256];
+
+static void edu_unbind(void *arg)
+{
+	char path[PATH_MAX];
+
+	(void)arg;
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind",
+		 edu_bdf);
+	sysfs_write(path, edu_bdf);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override",
+		 edu_bdf);
+	sysfs_write(path, "\n");
+}
+
+/* Bind QEMU's edu device (1234:11e8) to vfio-pci; its IOMMU group. */
+static int edu_to_vfio_pci(void)
+{
+	char path[PATH_MAX], buf[64], link[PATH_MAX];
+	struct dirent *de;
+	DIR *dir;
+	ssize_t n;
+
+	dir = opendir("/sys/bus/pci/devices");
+	if (!dir)
+		SKIP("no PCI bus");
+	edu_bdf[0] = '\0';
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor",
+			 de->d_name);
+		if (sysfs_read(path, buf, sizeof(buf)) || strcmp(buf, "0x1234"))
+			continue;
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device",
+			 de->d_name);
+		if (!sysfs_read(path, buf, sizeof(buf)) && !strcmp(buf, "0x11e8"))
+			snprintf(edu_bdf, sizeof(edu_bdf), "%s", de->d_name);
+	}
+	closedir(dir);
+	if (!edu_bdf[0])
+		SKIP("no edu device in this VM");
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override",
+		 edu_bdf);
+	ASSERT_EQ(sysfs_write(path, "vfio-pci"), 0);
+	ktap_defer(edu_unbind, NULL);
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", edu_bdf);
+	if (!path_exists(path))
+		ASSERT_EQ(sysfs_write("/sys/bus/pci/drivers_probe", edu_bdf), 0);
+	n = readlink(path, link, sizeof(link) - 1);
+	ASSERT_TRUE(n > 0);
+	link[n] = '\0';
+	ASSERT_TRUE(strstr(link, "/vfio-pci"));
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group",
+		 edu_bdf);
+	n = readlink(path, link, sizeof(link) - 1);
+	ASSERT_TRUE(n > 0);
+	link[n] = '\0';
+	return atoi(strrchr(link, '/') + 1);
+}
+
+static int open_group(int number)
+{
+	char path[64];
+	struct vfio_group_status st = { .argsz = sizeof(st) };
+	int fd;
+
+	snprintf(path, sizeof(path), "/dev/vfio/%d", number);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		FAIL("open %s: %s", path, strerror(errno));
+	ASSERT_OK(ioctl(fd, VFIO_GROUP_GET_STATUS, &st));
+	ASSERT_TRUE(st.flags & VFIO_GROUP_FLAGS_VIABLE);
+	return fd;
+}
+
+static void *guest_buffer(void)
+{
+	void *va = mmap(NULL, SIZE, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	ASSERT_TRUE(va != MAP_FAILED);
+	return va;
+}
+
+TEST(refused_while_mdev_attached)
+{
+	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
+	void *va = guest_buffer();
+
+	ASSERT_EQ(ioctl(d->container, VFIO_CHECK_EXTENSION, VFIO_UPDATE_VADDR), 0);
+	ASSERT_OK(dma_map_raw(d, va, IOVA, SIZE, RW));
+	ASSERT_ERRNO(dma_unmap_raw(d, IOVA, SIZE, VFIO_DMA_UNMAP_FLAG_VADDR),
+		     EBUSY);
+	/* Refused entirely: the mapping is intact and usable by the engine. */
+	{
+		struct dma_ring *r = dma_ring_setup(d, 8);
+
+		ASSERT_EQ(dma_run(r, 0x5555, IOVA, 4096, REFMDEV_DMA_OP_FILL),
+			  REFMDEV_DMA_ST_OK);
+		ASSERT_EQ(((__u8 *)va)[0], 0x55);
+	}
+	ASSERT_OK(dma_unmap_raw(d, IOVA, SIZE, 0));
+	munmap(va, SIZE);
+}
+
+/* A container of our own making: edu's group, later the mdev's too. */
+static struct vfio_dev c;
+static int mdev_group = -1;
+
+static void close_container(void *arg)
+{
+	(void)arg;
+	if (mdev_group >= 0)
+		close(mdev_group);
+	mdev_group = -1;
+	vfio_close(&c);
+}
+
+TEST(allowed_without_mdev_and_blocks_attach)
+{
+	int edu_group = edu_to_vfio_pci();
+	const char *uuid = mdev_create(TYPE_1M);
+	void *va = guest_buffer();
+	struct dma_ring *r;
+
+	c.device = -1;
+	c.container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	c.group = open_group(edu_group);
+	ktap_defer(close_container, NULL);
+	mdev_group = open_group(mdev_group_number(uuid));
+	ASSERT_OK(ioctl(c.group, VFIO_GROUP_SET_CONTAINER, &c.container));
+	ASSERT_OK(ioctl(c.container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+	ASSERT_EQ(ioctl(c.container, VFIO_CHECK_EXTENSION, VFIO_UPDATE_VADDR), 1);
+
+	/* Only a real device: the vaddr can be invalidated... */
+	ASSERT_OK(dma_map_raw(&c, va, IOVA, SIZE, RW));
+	ASSERT_OK(dma_unmap_raw(&c, IOVA, SIZE, VFIO_DMA_UNMAP_FLAG_VADDR));
+	/* ...and while it is, an mdev cannot join. */
+	ASSERT_ERRNO(ioctl(mdev_group, VFIO_GROUP_SET_CONTAINER, &c.container),
+		     EBUSY);
+	/* Once the vaddr is back, it can; then vaddr updates are off. */
+	ASSERT_OK(dma_map_raw(&c, va, IOVA, SIZE, VFIO_DMA_MAP_FLAG_VADDR));
+	ASSERT_OK(ioctl(mdev_group, VFIO_GROUP_SET_CONTAINER, &c.container));
+	ASSERT_EQ(ioctl(c.container, VFIO_CHECK_EXTENSION, VFIO_UPDATE_VADDR), 0);
+	ASSERT_ERRNO(dma_unmap_raw(&c, IOVA, SIZE, VFIO_DMA_UNMAP_FLAG_VADDR),
+		     EBUSY);
+
+	/* The engine reaches the mapping shared with the real device. */
+	c.device = ioctl(mdev_group, VFIO_GROUP_GET_DEVICE_FD, uuid);
+	ASSERT_TRUE(c.device >= 0);
+	c.offset[REFMDEV_REGS_BAR] = (__u64)REFMDEV_REGS_BAR << 40;
+	c.offset[VFIO_PCI_CONFIG_REGION_INDEX] =
+		(__u64)VFIO_PCI_CONFIG_REGION_INDEX << 40;
+	r = dma_ring_setup(&c, 8);
+	ASSERT_EQ(dma_run(r, 0x6666, IOVA + 100, 10, REFMDEV_DMA_OP_FILL),
+		  REFMDEV_DMA_ST_OK);
+	ASSERT_EQ(((__u8 *)va)[109], 0x66);
+	ASSERT_OK(dma_unmap_raw(&c, IOVA, SIZE, 0));
+}
