@@ -350,36 +350,31 @@ TEST(bus_master_off_touches_nothing)
 	ASSERT_EQ(dma_wait(s.ring, desc), REFMDEV_DMA_ST_OK);
 }
 
+/* Program a ring, ring the doorbell, and say why the engine halted. */
+static __u32 halt_reason(struct vfio_dev *d, __u32 size, __u32 tail)
+{
+	__u32 status;
+
+	bar0_write(d, REFMDEV_REG_DMA_CONTROL, 4, 0);
+	bar0_write(d, REFMDEV_REG_DMA_RING_SIZE, 4, size);
+	bar0_write(d, REFMDEV_REG_DMA_CONTROL, 4, REFMDEV_DMA_CTRL_ENABLE);
+	bar0_write(d, REFMDEV_REG_DMA_TAIL, 4, tail);
+	while ((status = bar0_read(d, REFMDEV_REG_DMA_STATUS, 4)) &
+	       REFMDEV_DMA_STATUS_BUSY)
+		usleep(100);
+	ASSERT_TRUE(status & REFMDEV_DMA_STATUS_HALTED);
+	ASSERT_EQ(bar0_read(d, REFMDEV_REG_DMA_HEAD, 4), 0);
+	return REFMDEV_DMA_STATUS_REASON(status);
+}
+
 TEST(ring_faults_halt)
 {
 	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
-	__u32 status;
 
 	cfg_write(d, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
 	bar0_write(d, REFMDEV_REG_DMA_RING_BASE, 8, 0x7f000000);	/* unmapped */
-	bar0_write(d, REFMDEV_REG_DMA_RING_SIZE, 4, 8);
-	bar0_write(d, REFMDEV_REG_DMA_CONTROL, 4, REFMDEV_DMA_CTRL_ENABLE);
-	bar0_write(d, REFMDEV_REG_DMA_TAIL, 4, 1);
-	while ((status = bar0_read(d, REFMDEV_REG_DMA_STATUS, 4)) &
-	       REFMDEV_DMA_STATUS_BUSY)
-		usleep(100);
-	ASSERT_EQ(REFMDEV_DMA_STATUS_REASON(status), REFMDEV_DMA_HALT_RING_FAULT);
-
+	ASSERT_EQ(halt_reason(d, 8, 1), REFMDEV_DMA_HALT_RING_FAULT);
 	/* A ring size that is not a power of two, and a tail too far. */
-	bar0_write(d, REFMDEV_REG_DMA_CONTROL, 4, 0);
-	bar0_write(d, REFMDEV_REG_DMA_RING_SIZE, 4, 6);
-	bar0_write(d, REFMDEV_REG_DMA_CONTROL, 4, REFMDEV_DMA_CTRL_ENABLE);
-	bar0_write(d, REFMDEV_REG_DMA_TAIL, 4, 1);
-	while ((status = bar0_read(d, REFMDEV_REG_DMA_STATUS, 4)) &
-	       REFMDEV_DMA_STATUS_BUSY)
-		usleep(100);
-	ASSERT_EQ(REFMDEV_DMA_STATUS_REASON(status), REFMDEV_DMA_HALT_RING);
-	bar0_write(d, REFMDEV_REG_DMA_CONTROL, 4, 0);
-	bar0_write(d, REFMDEV_REG_DMA_RING_SIZE, 4, 8);
-	bar0_write(d, REFMDEV_REG_DMA_CONTROL, 4, REFMDEV_DMA_CTRL_ENABLE);
-	bar0_write(d, REFMDEV_REG_DMA_TAIL, 4, 9);
-	while ((status = bar0_read(d, REFMDEV_REG_DMA_STATUS, 4)) &
-	       REFMDEV_DMA_STATUS_BUSY)
-		usleep(100);
-	ASSERT_EQ(REFMDEV_DMA_STATUS_REASON(status), REFMDEV_DMA_HALT_RING);
+	ASSERT_EQ(halt_reason(d, 6, 1), REFMDEV_DMA_HALT_RING);
+	ASSERT_EQ(halt_reason(d, 8, 9), REFMDEV_DMA_HALT_RING);
 }

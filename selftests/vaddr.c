@@ -23,7 +23,7 @@
 #include "ktap.h"
 
 #define IOVA	0x10000000ull
-#define SIZE	(1 << 20)
+#define SIZE	0x100000	/* 1 MiB */
 #define RW	(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
 
 static char edu_bdf[256];
