@@ -5,6 +5,7 @@
 #   make                 build refmdev.ko (KDIR=<kernel build tree> to choose)
 #   make run             boot the default Debian kernel in QEMU and demo it
 #   make check [T=pat]   run the selftests in QEMU; T filters test names
+#   make bench           measure the DMA engine in QEMU; writes bench.json
 #   make checkpatch      kernel style check of the driver sources
 #
 # The Kbuild file describes the module; this file only drives things.
@@ -29,10 +30,15 @@ USER_CFLAGS := -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -static \
 
 SELFTESTS := $(patsubst $(TOP)/selftests/%.c,%,$(wildcard $(TOP)/selftests/*.c))
 SAMPLES := $(patsubst $(TOP)/samples/%.c,%,$(wildcard $(TOP)/samples/*.c))
+SAMPLELIB := $(wildcard $(TOP)/samples/lib/*.c)
+SAMPLELIB_H := $(wildcard $(TOP)/samples/lib/*.h) $(TOP)/include/uapi/linux/refmdev.h
 TESTLIB := $(wildcard $(TOP)/selftests/lib/*.c)
 TESTLIB_H := $(wildcard $(TOP)/selftests/lib/*.h) $(TOP)/include/uapi/linux/refmdev.h
+# The benchmark uses the selftests' VFIO helpers but not their runner.
+BENCHES := $(patsubst $(TOP)/bench/%.c,%,$(wildcard $(TOP)/bench/*.c))
+BENCHLIB := $(filter-out %/ktap.c,$(TESTLIB))
 
-.PHONY: all modules userspace deps run check checkpatch clean
+.PHONY: all modules userspace deps run check bench checkpatch clean
 
 all: modules
 
@@ -46,21 +52,29 @@ deps:
 	@scripts/host-deps.sh
 
 userspace: $(addprefix $(BUILD)/selftests/,$(SELFTESTS)) \
-	   $(addprefix $(BUILD)/samples/,$(SAMPLES))
+	   $(addprefix $(BUILD)/samples/,$(SAMPLES)) \
+	   $(addprefix $(BUILD)/bench/,$(BENCHES))
 
 $(BUILD)/selftests/%: $(TOP)/selftests/%.c $(TESTLIB) $(TESTLIB_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(USER_CFLAGS) -o $@ $< $(TESTLIB)
 
-$(BUILD)/samples/%: $(TOP)/samples/%.c $(TOP)/include/uapi/linux/refmdev.h
+$(BUILD)/samples/%: $(TOP)/samples/%.c $(SAMPLELIB) $(SAMPLELIB_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(USER_CFLAGS) -o $@ $<
+	$(CC) $(USER_CFLAGS) -I$(TOP)/samples/lib -o $@ $< $(SAMPLELIB)
+
+$(BUILD)/bench/%: $(TOP)/bench/%.c $(BENCHLIB) $(TESTLIB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(USER_CFLAGS) -o $@ $< $(BENCHLIB)
 
 run: deps userspace
 	@scripts/make-run.sh
 
 check: deps userspace
 	@T="$(T)" scripts/make-check.sh
+
+bench: deps userspace
+	@scripts/make-bench.sh
 
 checkpatch: deps
 	@scripts/checkpatch.sh

@@ -3,7 +3,8 @@
 #
 # The `make run` demo, run inside the test VM from /payload with refmdev.ko
 # loaded: create two mdevs through sysfs, look at one through VFIO as a
-# VMM would, and remove them again.
+# VMM would, drive its DMA engine as a userspace driver, and remove them
+# again.
 set -e
 types=/sys/class/mdev_bus/refmdev/mdev_supported_types
 
@@ -41,6 +42,9 @@ show_types
 
 say "opening $small through VFIO (samples/refmdev-info)"
 ./refmdev-info "$small"
+
+say "DMA: a guest-memory copy with its data check"
+./refmdev-dma "$small"
 
 say "removing both mdevs"
 echo 1 > "/sys/bus/mdev/devices/$small/remove"

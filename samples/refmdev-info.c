@@ -22,6 +22,9 @@
  * device's registers are little-endian, so values go through le*toh()
  * and the sample stays right on a big-endian host.
  *
+ * The open sequence of step 1 lives in samples/lib/vfio_open.c, shared
+ * with the other samples; this one calls its steps one by one.
+ *
  * Usage: refmdev-info UUID
  *
  * UUID names an existing mdev, /sys/bus/mdev/devices/UUID, made with e.g.
@@ -36,8 +39,6 @@
 
 #include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdnoreturn.h>
@@ -53,6 +54,8 @@
 #include <linux/types.h>
 #include <linux/vfio.h>
 
+#include "vfio_open.h"
+
 #define ARRAY_SIZE(a)		(sizeof(a) / sizeof((a)[0]))
 
 /* A list with more entries than fit in 192 bytes must loop. */
@@ -64,9 +67,7 @@
 
 /* What the sample keeps open, and the regions it uses after step 4. */
 struct refmdev_vfio {
-	int container;
-	int group;
-	int device;
+	struct vfio_mdev vm;
 	struct vfio_device_info info;
 	struct vfio_region_info config;
 	struct vfio_region_info bar0;
@@ -138,7 +139,7 @@ static void region_read(const struct refmdev_vfio *rv,
 			const struct vfio_region_info *region, __u64 off,
 			void *buf, size_t len, const char *step)
 {
-	ssize_t ret = pread(rv->device, buf, len,
+	ssize_t ret = pread(rv->vm.device, buf, len,
 			    (off_t)(region->offset + off));
 
 	if (ret < 0)
@@ -151,7 +152,7 @@ static void region_write(const struct refmdev_vfio *rv,
 			 const struct vfio_region_info *region, __u64 off,
 			 const void *buf, size_t len, const char *step)
 {
-	ssize_t ret = pwrite(rv->device, buf, len,
+	ssize_t ret = pwrite(rv->vm.device, buf, len,
 			     (off_t)(region->offset + off));
 
 	if (ret < 0)
@@ -221,113 +222,50 @@ static void reg_write32(const struct refmdev_vfio *rv, unsigned int reg,
 	region_write(rv, &rv->bar0, reg, &raw, sizeof(raw), step);
 }
 
-/* Returns 0 or an errno; EINVAL is how VFIO says "no such region". */
-static int get_region_info(const struct refmdev_vfio *rv, unsigned int index,
-			   struct vfio_region_info *info)
-{
-	/*
-	 * argsz is the size of the buffer we own. A driver with capabilities
-	 * to report would set FLAG_CAPS and a larger argsz; this sample does
-	 * not need them, so one fixed-size struct is enough.
-	 */
-	memset(info, 0, sizeof(*info));
-	info->argsz = sizeof(*info);
-	info->index = index;
-	if (ioctl(rv->device, VFIO_DEVICE_GET_REGION_INFO, info))
-		return errno;
-	return 0;
-}
-
 /*
  * Step 1. An mdev sits alone in an IOMMU group of its own; VFIO hands out
  * devices only through their group, and a group only once it is attached
- * to a container with an IOMMU model set. The type1 model works for mdevs
- * too: their parent driver does any DMA mapping on their behalf.
+ * to a container with an IOMMU model set. samples/lib/vfio_open.c has the
+ * reasons behind each step; this runs them one at a time to show them.
  */
 static void open_device(struct refmdev_vfio *rv, const char *uuid)
 {
-	char path[PATH_MAX], link[PATH_MAX];
-	struct vfio_group_status status;
-	const char *name;
-	unsigned long group;
-	char *end;
-	ssize_t len;
-	int ret;
+	struct vfio_mdev *vm = &rv->vm;
+	int err;
 
-	/* The UUID becomes part of a path: keep it inside the mdev dir. */
-	if (!uuid[0] || strchr(uuid, '/'))
-		fail("UUID", EINVAL);
-
-	ret = snprintf(path, sizeof(path),
-		       "/sys/bus/mdev/devices/%s/iommu_group", uuid);
-	if (ret < 0 || (size_t)ret >= sizeof(path))
-		fail("UUID", ENAMETOOLONG);
-	len = readlink(path, link, sizeof(link));
-	if (len < 0)
-		fail("iommu_group link", errno);
-	if ((size_t)len >= sizeof(link))
-		fail("iommu_group link", ENAMETOOLONG);
-	link[len] = '\0';
-
-	/* The link ends in .../kernel/iommu_groups/N; N names /dev/vfio/N. */
-	name = strrchr(link, '/');
-	name = name ? name + 1 : link;
-	errno = 0;
-	group = strtoul(name, &end, 10);
-	if (!name[0] || *end || errno)
-		fail("iommu_group link", EINVAL);
+	vfio_mdev_init(vm);
+	err = vfio_mdev_find_group(vm, uuid);
+	if (err)
+		fail(vm->failed, err);
 
 	printf("VFIO setup:\n");
 	field("mdev", "/sys/bus/mdev/devices/%s", uuid);
-	field("IOMMU group", "%lu", group);
+	field("IOMMU group", "%lu", vm->group_id);
 
-	rv->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-	if (rv->container < 0)
-		fail("open /dev/vfio/vfio", errno);
-	ret = ioctl(rv->container, VFIO_GET_API_VERSION);
-	if (ret < 0)
-		fail("VFIO_GET_API_VERSION", errno);
-	if (ret != VFIO_API_VERSION)
-		fail("VFIO_GET_API_VERSION", EPROTONOSUPPORT);
-	field("VFIO API version", "%d", ret);
+	err = vfio_mdev_open_container(vm);
+	if (err)
+		fail(vm->failed, err);
+	field("VFIO API version", "%d", vm->api_version);
 
-	/* Ask before setting: 0 means "not supported", not an error. */
-	ret = ioctl(rv->container, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU);
-	if (ret < 0)
-		fail("VFIO_CHECK_EXTENSION", errno);
-	if (!ret)
-		fail("VFIO_CHECK_EXTENSION(VFIO_TYPE1v2_IOMMU)", EOPNOTSUPP);
+	err = vfio_mdev_check_type1v2(vm);
+	if (err)
+		fail(vm->failed, err);
 	field("type1v2 IOMMU", "supported");
 
-	snprintf(path, sizeof(path), "/dev/vfio/%lu", group);
-	rv->group = open(path, O_RDWR | O_CLOEXEC);
-	if (rv->group < 0)
-		fail("open /dev/vfio/<group>", errno);
+	err = vfio_mdev_open_group(vm);
+	if (err)
+		fail(vm->failed, err);
+	field("group", "/dev/vfio/%lu (viable)", vm->group_id);
 
-	/*
-	 * Viable means every device in the group is bound to a VFIO driver
-	 * (or to none); only then may the group be given to one user.
-	 */
-	memset(&status, 0, sizeof(status));
-	status.argsz = sizeof(status);
-	if (ioctl(rv->group, VFIO_GROUP_GET_STATUS, &status))
-		fail("VFIO_GROUP_GET_STATUS", errno);
-	if (!(status.flags & VFIO_GROUP_FLAGS_VIABLE))
-		fail("VFIO_GROUP_GET_STATUS: group not viable", EBUSY);
-	field("group", "%s (viable)", path);
-
-	/* The IOMMU model can be set only once a group is in the container. */
-	if (ioctl(rv->group, VFIO_GROUP_SET_CONTAINER, &rv->container))
-		fail("VFIO_GROUP_SET_CONTAINER", errno);
-	if (ioctl(rv->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
-		fail("VFIO_SET_IOMMU", errno);
+	err = vfio_mdev_attach(vm);
+	if (err)
+		fail(vm->failed, err);
 	field("container", "/dev/vfio/vfio (type1v2 IOMMU set)");
 
-	/* Devices in a group are named by their sysfs name: an mdev's UUID. */
-	rv->device = ioctl(rv->group, VFIO_GROUP_GET_DEVICE_FD, uuid);
-	if (rv->device < 0)
-		fail("VFIO_GROUP_GET_DEVICE_FD", errno);
-	field("device", "%s (fd %d)", uuid, rv->device);
+	err = vfio_mdev_get_device(vm, uuid);
+	if (err)
+		fail(vm->failed, err);
+	field("device", "%s (fd %d)", uuid, vm->device);
 }
 
 /* Step 2. */
@@ -337,7 +275,7 @@ static void show_device_info(struct refmdev_vfio *rv)
 
 	memset(&rv->info, 0, sizeof(rv->info));
 	rv->info.argsz = sizeof(rv->info);
-	if (ioctl(rv->device, VFIO_DEVICE_GET_INFO, &rv->info))
+	if (ioctl(rv->vm.device, VFIO_DEVICE_GET_INFO, &rv->info))
 		fail("VFIO_DEVICE_GET_INFO", errno);
 
 	printf("\nDevice info:\n");
@@ -412,7 +350,8 @@ static void show_identity(struct refmdev_vfio *rv)
 	__u8 pin;
 	int err;
 
-	err = get_region_info(rv, VFIO_PCI_CONFIG_REGION_INDEX, &rv->config);
+	err = vfio_mdev_region_info(&rv->vm, VFIO_PCI_CONFIG_REGION_INDEX,
+				    &rv->config);
 	if (err)
 		fail("VFIO_DEVICE_GET_REGION_INFO(CONFIG)", err);
 
@@ -475,7 +414,7 @@ static void show_regions(struct refmdev_vfio *rv)
 	printf("  %-5s %-7s %-12s %-16s %s\n",
 	       "index", "name", "size", "offset", "flags");
 	for (i = 0; i < rv->info.num_regions; i++) {
-		err = get_region_info(rv, i, &info);
+		err = vfio_mdev_region_info(&rv->vm, i, &info);
 		/* vfio-pci's way to say a fixed index is absent, e.g. VGA. */
 		if (err == EINVAL) {
 			printf("  %-5u %-7s not present\n", i, region_name(i));
@@ -524,7 +463,7 @@ static void show_irqs(const struct refmdev_vfio *rv)
 		memset(&info, 0, sizeof(info));
 		info.argsz = sizeof(info);
 		info.index = i;
-		if (ioctl(rv->device, VFIO_DEVICE_GET_IRQ_INFO, &info))
+		if (ioctl(rv->vm.device, VFIO_DEVICE_GET_IRQ_INFO, &info))
 			fail("VFIO_DEVICE_GET_IRQ_INFO", errno);
 
 		printf("  %-5u %-7s %-5u %s\n", i, irq_name(i), info.count,
@@ -580,8 +519,8 @@ static void test_devmem(const struct refmdev_vfio *rv)
 		fail("BAR2 region", ENOSPC);
 
 	/* The device refuses MAP_PRIVATE: a private copy is not the device. */
-	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, rv->device,
-		   (off_t)rv->bar2.offset);
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   rv->vm.device, (off_t)rv->bar2.offset);
 	if (map == MAP_FAILED)
 		fail("mmap BAR2", errno);
 
@@ -639,7 +578,7 @@ static void set_msi_trigger(const struct refmdev_vfio *rv, int efd,
 		set->count = 0;
 	}
 
-	ret = ioctl(rv->device, VFIO_DEVICE_SET_IRQS, set);
+	ret = ioctl(rv->vm.device, VFIO_DEVICE_SET_IRQS, set);
 	err = errno;
 	free(set);
 	if (ret)
@@ -729,7 +668,7 @@ static void test_reset(const struct refmdev_vfio *rv)
 	if (before != SCRATCH_TEST_VALUE)
 		fail("REFMDEV_REG_SCRATCH did not keep its value", EIO);
 
-	if (ioctl(rv->device, VFIO_DEVICE_RESET))
+	if (ioctl(rv->vm.device, VFIO_DEVICE_RESET))
 		fail("VFIO_DEVICE_RESET", errno);
 
 	after = reg_read32(rv, REFMDEV_REG_SCRATCH,
@@ -743,17 +682,16 @@ static void test_reset(const struct refmdev_vfio *rv)
 }
 
 /*
- * Step 10. Close in the reverse order of opening: the device holds the
- * group, and the group is what keeps the container's IOMMU set up.
+ * Step 10. vfio_mdev_close() closes in the reverse order of opening: the
+ * device holds the group, and the group is what keeps the container's
+ * IOMMU set up.
  */
 static void close_device(struct refmdev_vfio *rv)
 {
-	if (close(rv->device))
-		fail("close device", errno);
-	if (close(rv->group))
-		fail("close group", errno);
-	if (close(rv->container))
-		fail("close container", errno);
+	int err = vfio_mdev_close(&rv->vm);
+
+	if (err)
+		fail(rv->vm.failed, err);
 	printf("\nClosed device, group and container.\n");
 }
 

@@ -17,7 +17,8 @@ mkdir -p "$out/payload"
 echo "run: building refmdev.ko for $release" >&2
 "$top/scripts/build-module.sh" "$kdir/build" "$out/module" W=1 || exit 1
 cp "$out/module/src/refmdev.ko" "$top/build/samples/refmdev-info" \
-	"$top/samples/demo-guest.sh" "$out/payload/"
+	"$top/build/samples/refmdev-dma" "$top/samples/demo-guest.sh" \
+	"$out/payload/" || exit 1
 
 echo "run: booting $release in QEMU (logs in $out/vm)" >&2
 "$top/scripts/vm-run.sh" -k "$kdir" -p "$out/payload" -l "$out/vm" -t 600 \

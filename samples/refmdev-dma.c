@@ -1,0 +1,778 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * refmdev-dma: a userspace driver for the refmdev DMA engine.
+ *
+ * This is reference code for driving a DMA-capable mdev through VFIO.
+ * The program plays both parts a virtual machine splits in two. As the
+ * VMM it provides "guest memory": anonymous memory made visible to the
+ * device with VFIO_IOMMU_MAP_DMA at IOVAs of its choosing. As the guest
+ * driver it programs the engine: a descriptor ring in that memory, bus
+ * mastering, and an MSI delivered on an eventfd. Then it runs:
+ *
+ *   1. a 16 MiB copy between guest buffers, one descriptor, timed from
+ *      the doorbell to the completion interrupt, every byte checked;
+ *   2. a fill of 1 MiB with a 64-bit pattern;
+ *   3. a 1 MiB copy into the device's own memory (BAR2), read back
+ *      through the BAR2 region;
+ *   4. a copy whose destination runs past the end of its mapping, which
+ *      must fail with REFMDEV_DMA_ST_UNMAPPED having written nothing;
+ *
+ * and takes everything down again in the reverse order.
+ *
+ * What a driver must get right, and where this code does it:
+ *   - descriptors are little-endian, and are complete in memory before
+ *     the doorbell (TAIL) moves: dma_post(), dma_doorbell();
+ *   - the device writes a descriptor's status after its data, so the
+ *     status is read first and the data only after it: dma_wait();
+ *   - MSI is an edge: every interrupt is acknowledged in INT_STATUS, or
+ *     the next completion raises none: dma_wait();
+ *   - the device may use guest memory only while bus mastering is on,
+ *     and the memory must stay mapped until the device is stopped.
+ *
+ * Usage: refmdev-dma UUID
+ *
+ * UUID names an existing mdev, /sys/bus/mdev/devices/UUID (see
+ * refmdev-info.c). Any failure prints "refmdev-dma: <step>: <reason>"
+ * and exits with 1.
+ */
+
+/* Region offsets lie above 4 GiB; keep off_t 64-bit on 32-bit hosts too. */
+#define _FILE_OFFSET_BITS 64
+
+#include <endian.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/pci_regs.h>
+#include <linux/refmdev.h>
+#include <linux/types.h>
+#include <linux/vfio.h>
+
+#include "vfio_open.h"
+
+#define MIB			0x100000u
+#define COPY_LEN		(16 * MIB)
+#define FILL_LEN		(1 * MIB)
+#define DEVMEM_LEN		(1 * MIB)
+#define FILL_PATTERN		0x0123456789abcdefull
+#define OVERRUN			4096	/* how far step 4 runs past the end */
+
+/*
+ * The IOVA layout of our "guest": any addresses will do as long as the
+ * mappings do not overlap. Nothing is mapped above the destination, so
+ * step 4 finds the end of its mapping there.
+ */
+#define RING_IOVA		0x00100000ull
+#define SRC_IOVA		0x10000000ull
+#define DST_IOVA		0x20000000ull
+
+/*
+ * Each descriptor is waited for before the next is posted, so a small
+ * ring is plenty; it must be a power of two.
+ */
+#define RING_ENTRIES		16
+
+/* The device runs under QEMU's TCG in the demo: be generous. */
+#define DMA_TIMEOUT_MS		60000
+
+/* What a buffer holds before the device writes it: not the data. */
+#define GUARD			0xa5
+
+/*
+ * Say which step failed, and stop: a sample has nothing to recover. A
+ * macro so that the compiler checks the format against its arguments.
+ */
+#define fail(step, fmt, ...)						\
+	do {								\
+		fflush(stdout);						\
+		fprintf(stderr, "refmdev-dma: %s: " fmt "\n", step,	\
+			##__VA_ARGS__);					\
+		exit(EXIT_FAILURE);					\
+	} while (0)
+
+#define fail_errno(step, err)	fail(step, "%s", strerror(err))
+
+/* Page-aligned user memory, mapped for the device at @iova. */
+struct guest_buf {
+	void *va;
+	__u64 iova;
+	size_t size;
+};
+
+struct dma_dev {
+	struct vfio_mdev vm;
+	struct vfio_region_info config;
+	struct vfio_region_info bar0;
+	struct vfio_region_info bar2;
+	int efd;			/* the MSI's eventfd */
+	struct guest_buf ring_buf;
+	struct guest_buf src;
+	struct guest_buf dst;
+	struct refmdev_dma_desc *ring;	/* ring_buf.va */
+	__u32 tail;			/* free-running, like the device's */
+};
+
+/*
+ * Region access: a VFIO region is read and written like a file, at the
+ * offset VFIO_DEVICE_GET_REGION_INFO reported for it.
+ */
+static void region_read(const struct dma_dev *dd,
+			const struct vfio_region_info *region, __u64 off,
+			void *buf, size_t len, const char *step)
+{
+	__u8 *p = buf;
+	ssize_t ret;
+
+	/* A large read may come back in pieces; a register read may not. */
+	while (len) {
+		ret = pread(dd->vm.device, p, len,
+			    (off_t)(region->offset + off));
+		if (ret < 0)
+			fail_errno(step, errno);
+		if (!ret)
+			fail(step, "end of region at offset 0x%llx",
+			     (unsigned long long)off);
+		p += ret;
+		off += ret;
+		len -= ret;
+	}
+}
+
+static void region_write(const struct dma_dev *dd,
+			 const struct vfio_region_info *region, __u64 off,
+			 const void *buf, size_t len, const char *step)
+{
+	ssize_t ret = pwrite(dd->vm.device, buf, len,
+			     (off_t)(region->offset + off));
+
+	if (ret < 0)
+		fail_errno(step, errno);
+	if ((size_t)ret != len)
+		fail(step, "short write of %zd bytes", ret);
+}
+
+/* Config space and registers are little-endian, whatever the host is. */
+static __u16 cfg_read16(const struct dma_dev *dd, unsigned int off)
+{
+	__le16 val;
+
+	region_read(dd, &dd->config, off, &val, sizeof(val),
+		    "config space read");
+	return le16toh(val);
+}
+
+static void cfg_write16(const struct dma_dev *dd, unsigned int off, __u16 val)
+{
+	__le16 raw = htole16(val);
+
+	region_write(dd, &dd->config, off, &raw, sizeof(raw),
+		     "config space write");
+}
+
+/* BAR0 takes only accesses of a register's own width, naturally aligned. */
+static __u32 reg_read32(const struct dma_dev *dd, unsigned int reg,
+			const char *step)
+{
+	__le32 val;
+
+	region_read(dd, &dd->bar0, reg, &val, sizeof(val), step);
+	return le32toh(val);
+}
+
+static void reg_write32(const struct dma_dev *dd, unsigned int reg, __u32 val,
+			const char *step)
+{
+	__le32 raw = htole32(val);
+
+	region_write(dd, &dd->bar0, reg, &raw, sizeof(raw), step);
+}
+
+static void reg_write64(const struct dma_dev *dd, unsigned int reg, __u64 val,
+			const char *step)
+{
+	__le64 raw = htole64(val);
+
+	region_write(dd, &dd->bar0, reg, &raw, sizeof(raw), step);
+}
+
+static const char *dma_status_name(__u32 status)
+{
+	switch (status) {
+	case 0:
+		return "none (not done)";
+	case REFMDEV_DMA_ST_OK:
+		return "REFMDEV_DMA_ST_OK";
+	case REFMDEV_DMA_ST_BAD_DESC:
+		return "REFMDEV_DMA_ST_BAD_DESC";
+	case REFMDEV_DMA_ST_BAD_LEN:
+		return "REFMDEV_DMA_ST_BAD_LEN";
+	case REFMDEV_DMA_ST_OVERFLOW:
+		return "REFMDEV_DMA_ST_OVERFLOW";
+	case REFMDEV_DMA_ST_OVERLAP:
+		return "REFMDEV_DMA_ST_OVERLAP";
+	case REFMDEV_DMA_ST_DEVMEM_RANGE:
+		return "REFMDEV_DMA_ST_DEVMEM_RANGE";
+	case REFMDEV_DMA_ST_UNMAPPED:
+		return "REFMDEV_DMA_ST_UNMAPPED";
+	case REFMDEV_DMA_ST_READ_ONLY:
+		return "REFMDEV_DMA_ST_READ_ONLY";
+	case REFMDEV_DMA_ST_NO_MEMLOCK:
+		return "REFMDEV_DMA_ST_NO_MEMLOCK";
+	case REFMDEV_DMA_ST_FAULT:
+		return "REFMDEV_DMA_ST_FAULT";
+	case REFMDEV_DMA_ST_NO_OWNER:
+		return "REFMDEV_DMA_ST_NO_OWNER";
+	case REFMDEV_DMA_ST_NO_MEM:
+		return "REFMDEV_DMA_ST_NO_MEM";
+	default:
+		return "unknown";
+	}
+}
+
+/*
+ * Guest memory. The buffer comes from mmap() so that it is page-aligned:
+ * the IOMMU maps whole pages. With an mdev nothing is pinned yet; the
+ * parent driver pins pages only while a descriptor uses them, through
+ * this process's page tables. So the buffer must stay mapped at the same
+ * address for as long as its IOVA mapping exists.
+ */
+static void guest_buf_map(struct dma_dev *dd, struct guest_buf *buf,
+			  __u64 iova, size_t size, const char *step)
+{
+	struct vfio_iommu_type1_dma_map map;
+
+	buf->va = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf->va == MAP_FAILED)
+		fail_errno(step, errno);
+	buf->iova = iova;
+	buf->size = size;
+
+	memset(&map, 0, sizeof(map));
+	map.argsz = sizeof(map);
+	map.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
+	map.vaddr = (__u64)(unsigned long)buf->va;
+	map.iova = iova;
+	map.size = size;
+	if (ioctl(dd->vm.container, VFIO_IOMMU_MAP_DMA, &map))
+		fail(step, "VFIO_IOMMU_MAP_DMA at 0x%llx: %s",
+		     (unsigned long long)iova, strerror(errno));
+}
+
+/* Only once the device can no longer use the memory may it go away. */
+static void guest_buf_unmap(struct dma_dev *dd, struct guest_buf *buf,
+			    const char *step)
+{
+	struct vfio_iommu_type1_dma_unmap unmap;
+
+	memset(&unmap, 0, sizeof(unmap));
+	unmap.argsz = sizeof(unmap);
+	unmap.iova = buf->iova;
+	unmap.size = buf->size;
+	if (ioctl(dd->vm.container, VFIO_IOMMU_UNMAP_DMA, &unmap))
+		fail(step, "VFIO_IOMMU_UNMAP_DMA at 0x%llx: %s",
+		     (unsigned long long)buf->iova, strerror(errno));
+	/* type1 reports how much it unmapped: all of it, or we are wrong. */
+	if (unmap.size != buf->size)
+		fail(step, "VFIO_IOMMU_UNMAP_DMA at 0x%llx unmapped %llu of %zu bytes",
+		     (unsigned long long)buf->iova,
+		     (unsigned long long)unmap.size, buf->size);
+	if (munmap(buf->va, buf->size))
+		fail_errno(step, errno);
+	buf->va = NULL;
+}
+
+/*
+ * Point MSI vector 0 at @efd, or with @efd < 0 turn MSI off again. The
+ * eventfd goes in the data[] that follows the header, so the argument is
+ * allocated with room for it.
+ */
+static void set_msi(const struct dma_dev *dd, int efd, const char *step)
+{
+	size_t argsz = sizeof(struct vfio_irq_set) + sizeof(__s32);
+	struct vfio_irq_set *set;
+	__s32 fd = efd;
+	int ret, err;
+
+	set = calloc(1, argsz);
+	if (!set)
+		fail_errno(step, ENOMEM);
+	set->argsz = argsz;
+	set->index = VFIO_PCI_MSI_IRQ_INDEX;
+	set->start = 0;
+	if (efd >= 0) {
+		set->flags = VFIO_IRQ_SET_ACTION_TRIGGER |
+			     VFIO_IRQ_SET_DATA_EVENTFD;
+		set->count = 1;
+		memcpy(set->data, &fd, sizeof(fd));
+	} else {
+		/* DATA_NONE with count 0 tears the whole index down. */
+		set->flags = VFIO_IRQ_SET_ACTION_TRIGGER |
+			     VFIO_IRQ_SET_DATA_NONE;
+		set->count = 0;
+	}
+	ret = ioctl(dd->vm.device, VFIO_DEVICE_SET_IRQS, set);
+	err = errno;
+	free(set);
+	if (ret)
+		fail(step, "VFIO_DEVICE_SET_IRQS: %s", strerror(err));
+}
+
+static void get_region(struct dma_dev *dd, unsigned int index,
+		       struct vfio_region_info *info, __u32 need,
+		       const char *step)
+{
+	int err = vfio_mdev_region_info(&dd->vm, index, info);
+
+	if (err)
+		fail(step, "VFIO_DEVICE_GET_REGION_INFO: %s", strerror(err));
+	if (!info->size || (info->flags & need) != need)
+		fail(step, "region %u missing or without the access needed",
+		     index);
+}
+
+/*
+ * Open the device, check that it is a refmdev with a DMA engine, and
+ * reset it so that nothing an earlier user left behind (a ring base, an
+ * enabled engine, pending interrupts) gets in the way.
+ */
+static void open_device(struct dma_dev *dd, const char *uuid)
+{
+	const __u32 rw = VFIO_REGION_INFO_FLAG_READ |
+			 VFIO_REGION_INFO_FLAG_WRITE;
+	struct vfio_device_info info;
+	__u32 id, version, features;
+	int err;
+
+	err = vfio_mdev_open(&dd->vm, uuid);
+	if (err)
+		fail("open", "%s: %s", dd->vm.failed, strerror(err));
+
+	memset(&info, 0, sizeof(info));
+	info.argsz = sizeof(info);
+	if (ioctl(dd->vm.device, VFIO_DEVICE_GET_INFO, &info))
+		fail("open", "VFIO_DEVICE_GET_INFO: %s", strerror(errno));
+	/* The region and IRQ indexes used below are vfio-pci's. */
+	if (!(info.flags & VFIO_DEVICE_FLAGS_PCI))
+		fail("open", "not a PCI device");
+
+	get_region(dd, VFIO_PCI_CONFIG_REGION_INDEX, &dd->config, rw, "open");
+	get_region(dd, VFIO_PCI_BAR0_REGION_INDEX, &dd->bar0, rw, "open");
+	get_region(dd, VFIO_PCI_BAR2_REGION_INDEX, &dd->bar2, rw, "open");
+
+	if (cfg_read16(dd, PCI_VENDOR_ID) != REFMDEV_PCI_VENDOR_ID ||
+	    cfg_read16(dd, PCI_DEVICE_ID) != REFMDEV_PCI_DEVICE_ID)
+		fail("open", "not a refmdev (PCI ID)");
+	id = reg_read32(dd, REFMDEV_REG_ID, "open");
+	if (id != REFMDEV_ID_MAGIC)
+		fail("open", "REFMDEV_REG_ID is 0x%08x", id);
+	features = reg_read32(dd, REFMDEV_REG_FEATURES, "open");
+	if (!(features & REFMDEV_FEATURE_DMA))
+		fail("open", "no DMA engine in REFMDEV_REG_FEATURES");
+	version = reg_read32(dd, REFMDEV_REG_VERSION, "open");
+
+	if (!(info.flags & VFIO_DEVICE_FLAGS_RESET))
+		fail("open", "VFIO_DEVICE_RESET not supported");
+	if (ioctl(dd->vm.device, VFIO_DEVICE_RESET))
+		fail("open", "VFIO_DEVICE_RESET: %s", strerror(errno));
+
+	printf("open: %s, IOMMU group %lu, ", uuid, dd->vm.group_id);
+	printf("refmdev %u.%u with a DMA engine, %llu KiB device memory\n",
+	       version >> 16, version & 0xffff,
+	       (unsigned long long)dd->bar2.size / 1024);
+}
+
+/*
+ * Guest memory, interrupt and ring. The order matters where the device
+ * could act on a half-done setup: memory is mapped before the device is
+ * told where it is, the interrupt is wired up before the engine can
+ * raise one, and bus mastering is on before the engine is enabled.
+ */
+static void setup_engine(struct dma_dev *dd)
+{
+	const char *step = "setup";
+	long page = sysconf(_SC_PAGESIZE);
+	__u16 cmd;
+
+	if (page <= 0)
+		fail_errno(step, errno);
+	guest_buf_map(dd, &dd->ring_buf, RING_IOVA, (size_t)page, step);
+	guest_buf_map(dd, &dd->src, SRC_IOVA, COPY_LEN, step);
+	guest_buf_map(dd, &dd->dst, DST_IOVA, COPY_LEN, step);
+	dd->ring = dd->ring_buf.va;
+
+	/*
+	 * Errors are enabled along with completions: a driver that sleeps
+	 * until an interrupt would otherwise see a failed descriptor, or a
+	 * halted engine, only as a timeout.
+	 */
+	dd->efd = eventfd(0, EFD_CLOEXEC);
+	if (dd->efd < 0)
+		fail_errno(step, errno);
+	set_msi(dd, dd->efd, step);
+	reg_write32(dd, REFMDEV_REG_INT_MASK,
+		    REFMDEV_INT_DMA_DONE | REFMDEV_INT_DMA_ERROR, step);
+
+	/* Keep the other command bits as they are; read-modify-write. */
+	cmd = cfg_read16(dd, PCI_COMMAND);
+	cfg_write16(dd, PCI_COMMAND,
+		    cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+
+	/* The ring registers take writes only while the engine is off. */
+	reg_write32(dd, REFMDEV_REG_DMA_CONTROL, 0, step);
+	reg_write64(dd, REFMDEV_REG_DMA_RING_BASE, RING_IOVA, step);
+	reg_write32(dd, REFMDEV_REG_DMA_RING_SIZE, RING_ENTRIES, step);
+	reg_write32(dd, REFMDEV_REG_DMA_CONTROL, REFMDEV_DMA_CTRL_ENABLE, step);
+	/* Writing the ring registers reset HEAD and TAIL to 0. */
+	dd->tail = 0;
+
+	printf("%s: ring of %u descriptors at IOVA 0x%llx, ", step,
+	       RING_ENTRIES, RING_IOVA);
+	printf("%u MiB source at 0x%llx, %u MiB destination at 0x%llx, ",
+	       COPY_LEN / MIB, SRC_IOVA, COPY_LEN / MIB, DST_IOVA);
+	printf("MSI on an eventfd\n");
+}
+
+/*
+ * Write a descriptor into the next ring slot. The status goes to 0 so
+ * that the device's answer, never 0, can be told from the slot's last
+ * use. The ring is never full here: each descriptor is waited for.
+ */
+static struct refmdev_dma_desc *dma_post(struct dma_dev *dd, __u64 src,
+					 __u64 dst, __u32 len, __u32 flags)
+{
+	struct refmdev_dma_desc *desc = &dd->ring[dd->tail % RING_ENTRIES];
+
+	desc->src = htole64(src);
+	desc->dst = htole64(dst);
+	desc->len = htole32(len);
+	desc->flags = htole32(flags);
+	desc->reserved = 0;
+	desc->status = 0;
+	dd->tail++;
+	return desc;
+}
+
+/*
+ * Moving TAIL hands the descriptors before it to the device. They must
+ * be in memory first: the fence is the wmb() a kernel driver would have
+ * before its MMIO doorbell. (pwrite() is a system call, which orders
+ * anyway, but the fence states the requirement.)
+ */
+static void dma_doorbell(struct dma_dev *dd, const char *step)
+{
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	reg_write32(dd, REFMDEV_REG_DMA_TAIL, dd->tail, step);
+}
+
+static double seconds_between(const struct timespec *a,
+			      const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) +
+	       (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/*
+ * Wait for the interrupt of an F_IRQ descriptor, acknowledge it, and
+ * return the descriptor's status. @when, if given, gets the time the
+ * interrupt arrived; @sources gets the interrupt sources that were set.
+ */
+static __u32 dma_wait(struct dma_dev *dd, struct refmdev_dma_desc *desc,
+		      struct timespec *when, __u32 *sources, const char *step)
+{
+	struct timespec start, now;
+	struct pollfd pfd;
+	__u32 ints, engine, status;
+	__u64 count;
+	ssize_t len;
+	int left, ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	pfd.fd = dd->efd;
+	pfd.events = POLLIN;
+	for (;;) {
+		/* A signal may cut the poll short: wait out the rest. */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = DMA_TIMEOUT_MS -
+		       (int)(seconds_between(&start, &now) * 1000);
+		if (left < 0)
+			left = 0;
+		pfd.revents = 0;
+		ret = poll(&pfd, 1, left);
+		if (ret > 0)
+			break;
+		if (ret < 0 && errno != EINTR)
+			fail(step, "poll: %s", strerror(errno));
+		if (!ret)
+			fail(step, "no interrupt in %d s (HEAD %u, TAIL %u, DMA_STATUS 0x%x)",
+			     DMA_TIMEOUT_MS / 1000,
+			     reg_read32(dd, REFMDEV_REG_DMA_HEAD, step),
+			     dd->tail,
+			     reg_read32(dd, REFMDEV_REG_DMA_STATUS, step));
+	}
+	if (when)
+		clock_gettime(CLOCK_MONOTONIC, when);
+
+	/* The read returns the count of signals and resets it to 0. */
+	len = read(dd->efd, &count, sizeof(count));
+	if (len < 0)
+		fail(step, "read eventfd: %s", strerror(errno));
+	if ((size_t)len != sizeof(count))
+		fail(step, "read eventfd: short read");
+
+	/*
+	 * MSI is sent when the set of pending sources goes from empty to
+	 * non-empty. Clearing what is set (INT_STATUS is write-1-to-clear)
+	 * makes the set empty again, so that the next completion is an edge.
+	 */
+	ints = reg_read32(dd, REFMDEV_REG_INT_STATUS, step);
+	reg_write32(dd, REFMDEV_REG_INT_STATUS, ints, step);
+	if (sources)
+		*sources = ints;
+
+	/* A ring-level problem halts the engine and consumes nothing. */
+	engine = reg_read32(dd, REFMDEV_REG_DMA_STATUS, step);
+	if (engine & REFMDEV_DMA_STATUS_HALTED)
+		fail(step, "engine halted, reason %u",
+		     REFMDEV_DMA_STATUS_REASON(engine));
+
+	/*
+	 * The device writes the status after the data, and interrupts after
+	 * the status. The acquire load keeps the data reads that follow from
+	 * being done before it.
+	 */
+	status = le32toh(__atomic_load_n(&desc->status, __ATOMIC_ACQUIRE));
+	if (!status)
+		fail(step, "interrupt (sources 0x%x) before the descriptor was done",
+		     ints);
+	return status;
+}
+
+/* A different value in every 8 bytes, from a seed: xorshift64*. */
+static void fill_random(void *buf, size_t len, __u64 seed)
+{
+	__u64 x = seed ? seed : 1, v;
+	__u8 *p = buf;
+	size_t n;
+
+	while (len) {
+		x ^= x >> 12;
+		x ^= x << 25;
+		x ^= x >> 27;
+		v = x * 0x2545f4914f6cdd1dull;
+		n = len < sizeof(v) ? len : sizeof(v);
+		memcpy(p, &v, n);
+		p += n;
+		len -= n;
+	}
+}
+
+/* Fails the step at the first byte where @got and @want differ. */
+static void check_bytes(const __u8 *got, const __u8 *want, size_t len,
+			const char *step)
+{
+	size_t i;
+
+	if (!memcmp(got, want, len))
+		return;
+	for (i = 0; i < len && got[i] == want[i]; i++)
+		;
+	fail(step, "byte %zu is 0x%02x, expected 0x%02x", i, got[i], want[i]);
+}
+
+static void check_untouched(const __u8 *buf, size_t len, const char *step)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (buf[i] != GUARD)
+			fail(step, "byte %zu was written (0x%02x)", i, buf[i]);
+}
+
+static void expect_ok(__u32 status, __u32 sources, const char *step)
+{
+	if (status != REFMDEV_DMA_ST_OK)
+		fail(step, "descriptor status %s (0x%x)",
+		     dma_status_name(status), status);
+	if (!(sources & REFMDEV_INT_DMA_DONE))
+		fail(step, "interrupt sources 0x%x, no REFMDEV_INT_DMA_DONE",
+		     sources);
+}
+
+/* Step 1: one descriptor, 16 MiB, guest memory to guest memory. */
+static void copy_guest(struct dma_dev *dd)
+{
+	const char *step = "copy 16 MiB guest->guest";
+	struct refmdev_dma_desc *desc;
+	struct timespec start, end;
+	__u32 status, sources;
+	double secs;
+
+	fill_random(dd->src.va, COPY_LEN, 0x9e3779b97f4a7c15ull);
+	memset(dd->dst.va, GUARD, COPY_LEN);
+
+	desc = dma_post(dd, SRC_IOVA, DST_IOVA, COPY_LEN,
+			REFMDEV_DMA_OP_COPY | REFMDEV_DMA_F_IRQ);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	dma_doorbell(dd, step);
+	status = dma_wait(dd, desc, &end, &sources, step);
+	expect_ok(status, sources, step);
+	check_bytes(dd->dst.va, dd->src.va, COPY_LEN, step);
+
+	secs = seconds_between(&start, &end);
+	printf("%s: OK, %u bytes checked, %.2f s, %.1f MiB/s\n", step,
+	       COPY_LEN, secs, secs > 0 ? COPY_LEN / (double)MIB / secs : 0);
+}
+
+/*
+ * Step 2: OP_FILL takes its pattern in @src; destination byte k is byte
+ * k % 8 of the little-endian pattern.
+ */
+static void fill_guest(struct dma_dev *dd)
+{
+	const char *step = "fill 1 MiB with 0x0123456789abcdef";
+	struct refmdev_dma_desc *desc;
+	__u8 *dst = dd->dst.va;
+	__u32 status, sources;
+	size_t k;
+
+	/* One guard byte past the end shows a fill that went too far. */
+	memset(dst, GUARD, FILL_LEN + 1);
+	desc = dma_post(dd, FILL_PATTERN, DST_IOVA, FILL_LEN,
+			REFMDEV_DMA_OP_FILL | REFMDEV_DMA_F_IRQ);
+	dma_doorbell(dd, step);
+	status = dma_wait(dd, desc, NULL, &sources, step);
+	expect_ok(status, sources, step);
+
+	for (k = 0; k < FILL_LEN; k++)
+		if (dst[k] != (__u8)(FILL_PATTERN >> (8 * (k % 8))))
+			fail(step, "byte %zu is 0x%02x", k, dst[k]);
+	check_untouched(dst + FILL_LEN, 1, step);
+	printf("%s: OK, %u bytes checked\n", step, FILL_LEN);
+}
+
+/*
+ * Step 3: into the device's own memory. F_DST_DEVMEM makes @dst an
+ * offset in BAR2, and the BAR2 region reads the same memory back.
+ */
+static void copy_to_devmem(struct dma_dev *dd)
+{
+	const char *step = "copy 1 MiB guest->device memory";
+	struct refmdev_dma_desc *desc;
+	__u32 status, sources;
+	__u8 *readback;
+
+	if (dd->bar2.size < DEVMEM_LEN)
+		fail(step, "BAR2 holds only %llu bytes",
+		     (unsigned long long)dd->bar2.size);
+	readback = malloc(DEVMEM_LEN);
+	if (!readback)
+		fail_errno(step, ENOMEM);
+
+	/* The source still holds step 1's pattern; BAR2 is zero after reset. */
+	desc = dma_post(dd, SRC_IOVA, 0, DEVMEM_LEN,
+			REFMDEV_DMA_OP_COPY | REFMDEV_DMA_F_DST_DEVMEM |
+			REFMDEV_DMA_F_IRQ);
+	dma_doorbell(dd, step);
+	status = dma_wait(dd, desc, NULL, &sources, step);
+	expect_ok(status, sources, step);
+
+	region_read(dd, &dd->bar2, 0, readback, DEVMEM_LEN, step);
+	check_bytes(readback, dd->src.va, DEVMEM_LEN, step);
+	free(readback);
+	printf("%s: OK, %u bytes read back through BAR2 and checked\n", step,
+	       DEVMEM_LEN);
+}
+
+/*
+ * Step 4: a descriptor that must fail. Its destination starts inside the
+ * destination mapping and runs OVERRUN bytes past its end. The device
+ * checks the whole range before moving a byte, so not even the part that
+ * is mapped may be written.
+ */
+static void copy_past_mapping(struct dma_dev *dd)
+{
+	const char *step = "copy past the end of the destination mapping";
+	const size_t inside = OVERRUN;
+	__u8 *tail = (__u8 *)dd->dst.va + COPY_LEN - inside;
+	struct refmdev_dma_desc *desc;
+	__u32 status, sources;
+
+	memset(tail, GUARD, inside);
+	desc = dma_post(dd, SRC_IOVA, DST_IOVA + COPY_LEN - inside,
+			inside + OVERRUN,
+			REFMDEV_DMA_OP_COPY | REFMDEV_DMA_F_IRQ);
+	dma_doorbell(dd, step);
+	status = dma_wait(dd, desc, NULL, &sources, step);
+
+	if (status != REFMDEV_DMA_ST_UNMAPPED)
+		fail(step, "descriptor status %s (0x%x), expected REFMDEV_DMA_ST_UNMAPPED",
+		     dma_status_name(status), status);
+	if (!(sources & REFMDEV_INT_DMA_ERROR))
+		fail(step, "interrupt sources 0x%x, no REFMDEV_INT_DMA_ERROR",
+		     sources);
+	check_untouched(tail, inside, step);
+	printf("%s: status %s (0x%x) as expected, ", step,
+	       dma_status_name(status), status);
+	printf("REFMDEV_INT_DMA_ERROR raised, destination not written\n");
+}
+
+/*
+ * Stop the device before taking its memory away: engine off, no more
+ * interrupts, bus mastering off. Only then unmap, and close last.
+ */
+static void teardown_engine(struct dma_dev *dd)
+{
+	const char *step = "teardown";
+	__u16 cmd;
+	int err;
+
+	reg_write32(dd, REFMDEV_REG_DMA_CONTROL, 0, step);
+	reg_write32(dd, REFMDEV_REG_INT_MASK, 0, step);
+	set_msi(dd, -1, step);
+	cmd = cfg_read16(dd, PCI_COMMAND);
+	cfg_write16(dd, PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
+
+	guest_buf_unmap(dd, &dd->dst, step);
+	guest_buf_unmap(dd, &dd->src, step);
+	guest_buf_unmap(dd, &dd->ring_buf, step);
+	dd->ring = NULL;
+
+	if (close(dd->efd))
+		fail_errno(step, errno);
+	err = vfio_mdev_close(&dd->vm);
+	if (err)
+		fail(step, "%s: %s", dd->vm.failed, strerror(err));
+	printf("%s: engine, MSI and bus mastering off, 3 mappings unmapped, device closed\n",
+	       step);
+}
+
+int main(int argc, char **argv)
+{
+	struct dma_dev dd;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: refmdev-dma UUID\n");
+		return EXIT_FAILURE;
+	}
+
+	memset(&dd, 0, sizeof(dd));
+	dd.efd = -1;
+	open_device(&dd, argv[1]);
+	setup_engine(&dd);
+	copy_guest(&dd);
+	fill_guest(&dd);
+	copy_to_devmem(&dd);
+	copy_past_mapping(&dd);
+	teardown_engine(&dd);
+	return EXIT_SUCCESS;
+}
