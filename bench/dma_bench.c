@@ -17,7 +17,6 @@
  */
 #include <poll.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <time.h>
@@ -48,95 +47,7 @@
 #define REAP_TIMEOUT_NS	60000000000ull
 #define MIB		(1024.0 * 1024.0)
 
-#define MAX_DEFERS	32
 #define MAX_ROWS	8
-
-/*
- * The selftests' helpers report through the ktap.h interface; the bench
- * has no test runner, so it provides the small part of it they use.
- * Cleanups run last registered first, on success and on failure alike,
- * so that a failed run still removes its mdev and the module unloads.
- */
-static struct {
-	void (*fn)(void *arg);
-	void *arg;
-} defers[MAX_DEFERS];
-static int ndefers;
-
-void ktap_defer(void (*fn)(void *), void *arg)
-{
-	if (ndefers == MAX_DEFERS)
-		FAIL("too many deferred cleanups");
-	defers[ndefers].fn = fn;
-	defers[ndefers].arg = arg;
-	ndefers++;
-}
-
-/* A cleanup that fails itself only runs the ones registered before it. */
-static void run_defers(void)
-{
-	while (ndefers > 0) {
-		ndefers--;
-		defers[ndefers].fn(defers[ndefers].arg);
-	}
-}
-
-void ktap_finish(int status)
-{
-	run_defers();
-	fflush(stdout);
-	_exit(status);
-}
-
-pid_t ktap_fork(void)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		FAIL("fork: %s", strerror(errno));
-	if (!pid)
-		ndefers = 0;	/* the parent's cleanups are the parent's */
-	return pid;
-}
-
-void ktap_info(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-void ktap_fail(const char *file, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# dma_bench: FAILED at %s:%d: ", file, line);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	ktap_finish(1);
-}
-
-void ktap_skip(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# dma_bench: cannot run: ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	/* Nothing measured is a failure for the caller, not a pass. */
-	ktap_finish(1);
-}
 
 struct row {
 	const char *name;

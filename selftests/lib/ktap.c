@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The runner behind ktap.h: KTAP output, one child process per test,
- * deferred cleanups and the leaked-mdev check.
+ * The runner behind ktap.h: test registration, KTAP output, one child
+ * process per test and the leaked-mdev check. What a test body calls is
+ * in ktap_assert.c.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -16,8 +17,6 @@
 #include "ktap.h"
 #include "mdev_util.h"
 
-#define KTAP_MAX_DEFERS		64
-#define KTAP_SKIP_EXIT		4
 #define KTAP_DEFAULT_TIMEOUT	120
 #define KTAP_MAX_TESTS		256
 
@@ -31,91 +30,6 @@ void ktap_register(const struct ktap_test *test)
 		exit(2);
 	}
 	tests[ntests++] = test;
-}
-
-static struct {
-	void (*fn)(void *arg);
-	void *arg;
-} defers[KTAP_MAX_DEFERS];
-static int ndefers;
-static int skip_fd = -1;
-
-void ktap_defer(void (*fn)(void *), void *arg)
-{
-	if (ndefers == KTAP_MAX_DEFERS)
-		FAIL("too many deferred cleanups");
-	defers[ndefers].fn = fn;
-	defers[ndefers].arg = arg;
-	ndefers++;
-}
-
-/* Last registered, first run: undo in the reverse order of setup. */
-static void run_defers(void)
-{
-	while (ndefers > 0) {
-		ndefers--;
-		defers[ndefers].fn(defers[ndefers].arg);
-	}
-}
-
-pid_t ktap_fork(void)
-{
-	pid_t pid;
-
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		FAIL("fork: %s", strerror(errno));
-	if (!pid)
-		ndefers = 0;
-	return pid;
-}
-
-void ktap_finish(int status)
-{
-	run_defers();
-	fflush(stdout);
-	_exit(status);
-}
-
-void ktap_info(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
-
-void ktap_fail(const char *file, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# %s:%d: ", file, line);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	run_defers();
-	_exit(1);
-}
-
-void ktap_skip(const char *fmt, ...)
-{
-	char reason[200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
-	va_end(ap);
-	if (skip_fd >= 0 && write(skip_fd, reason, strlen(reason)) < 0)
-		perror("skip reason");
-	run_defers();
-	_exit(KTAP_SKIP_EXIT);
 }
 
 static bool selected(const char *prog, const char *test, const char *pattern)
@@ -172,10 +86,10 @@ static int run_one(const struct ktap_test *t, unsigned int timeout,
 	}
 	if (!pid) {
 		close(pipefd[0]);
-		skip_fd = pipefd[1];
+		ktap_set_skip_fd(pipefd[1]);
 		alarm(timeout);
 		t->fn();
-		run_defers();
+		ktap_run_defers();
 		fflush(stdout);
 		_exit(0);
 	}

@@ -57,6 +57,11 @@ void ktap_defer(void (*fn)(void *), void *arg);
  */
 pid_t ktap_fork(void);
 noreturn void ktap_finish(int status);
+
+/* For the runner: where ktap_skip() reports, and running the cleanups. */
+#define KTAP_SKIP_EXIT		4	/* exit status of a skipped test */
+void ktap_set_skip_fd(int fd);
+void ktap_run_defers(void);
 void ktap_info(const char *fmt, ...);
 
 #define FAIL(...) ktap_fail(__FILE__, __LINE__, __VA_ARGS__)
