@@ -175,14 +175,11 @@ static int irq_set_intx(struct refmdev *rd, struct vfio_irq_set *hdr,
 	return 0;
 }
 
+/* MSI and REQ support only ACTION_TRIGGER; the caller checked. */
 static int irq_set_msi(struct refmdev *rd, struct vfio_irq_set *hdr,
 		       const u8 *data, struct eventfd_ctx **old)
 {
 	struct refmdev_irqs *irqs = &rd->irqs;
-
-	if ((hdr->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) !=
-	    VFIO_IRQ_SET_ACTION_TRIGGER)
-		return -ENOTTY;
 
 	if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD)
 		return irq_set_mode_trigger(rd, REFMDEV_IRQ_MSI,
@@ -198,9 +195,6 @@ static int irq_set_req(struct refmdev *rd, struct vfio_irq_set *hdr,
 {
 	struct refmdev_irqs *irqs = &rd->irqs;
 
-	if ((hdr->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK) !=
-	    VFIO_IRQ_SET_ACTION_TRIGGER)
-		return -ENOTTY;
 	if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD)
 		return eventfd_replace(&irqs->req_trigger, *(const s32 *)data,
 				       old);
@@ -271,7 +265,10 @@ long refmdev_irq_set(struct refmdev *rd, unsigned long arg)
 	}
 
 	mutex_lock(&rd->lock);
-	if (!hdr.count) {
+	if (hdr.index != VFIO_PCI_INTX_IRQ_INDEX &&
+	    action != VFIO_IRQ_SET_ACTION_TRIGGER) {
+		ret = -ENOTTY;	/* only INTx can be masked, as on vfio-pci */
+	} else if (!hdr.count) {
 		irq_disable(rd, hdr.index, &old);
 	} else {
 		switch (hdr.index) {
