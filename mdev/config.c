@@ -160,7 +160,10 @@ static u32 config_read(struct refmdev *rd, unsigned int off, unsigned int len)
 	}
 }
 
-/* Returns 0, or REFMDEV_RESET_FLR for the caller to carry out unlocked. */
+/*
+ * Returns 0, or a request (REFMDEV_RESET_FLR, REFMDEV_DMA_FENCE) for the
+ * caller to carry out once it has dropped rd->lock.
+ */
 static int config_write(struct refmdev *rd, unsigned int off,
 			unsigned int len, u32 val)
 {
@@ -190,12 +193,15 @@ static int config_write(struct refmdev *rd, unsigned int off,
 		refmdev_devmem_set_decode(rd, new_cmd & PCI_COMMAND_MEMORY);
 	if ((old_cmd ^ new_cmd) & PCI_COMMAND_INTX_DISABLE)
 		refmdev_irq_update(rd);
+	if (old_cmd & ~new_cmd & PCI_COMMAND_MASTER)
+		return REFMDEV_DMA_FENCE;
 	return 0;
 }
 
 /*
  * Change the command register as a user write would, side effects
- * included (a command write never asks for a reset).
+ * included. Used where the engine is already stopped (open, close), so a
+ * DMA fence request needs no carrying out.
  */
 void refmdev_config_set_command(struct refmdev *rd, u16 cmd)
 {
@@ -241,7 +247,7 @@ ssize_t refmdev_config_rw(struct refmdev *rd, char __user *buf,
 			ret = config_write(rd, off, len, le32_to_cpu(data));
 			mutex_unlock(&rd->lock);
 			if (ret > 0)
-				ret = refmdev_reset(rd, ret);
+				ret = refmdev_run_request(rd, ret);
 			if (ret)
 				break;
 		} else {

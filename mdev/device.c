@@ -30,6 +30,7 @@ int refmdev_reset(struct refmdev *rd, int kind)
 {
 	int ret;
 
+	mutex_lock(&rd->reset_lock);
 	refmdev_dma_quiesce(rd);
 	mutex_lock(&rd->lock);
 	ret = refmdev_devmem_replace(rd);
@@ -44,7 +45,37 @@ int refmdev_reset(struct refmdev *rd, int kind)
 	}
 	refmdev_dma_resume(rd);
 	mutex_unlock(&rd->lock);
+	mutex_unlock(&rd->reset_lock);
 	return ret;
+}
+
+/*
+ * Bus mastering was turned off: once the write returns, the engine must
+ * not touch guest memory, so wait for the descriptor in hand. The engine
+ * then halts (HALT_BUS_MASTER) if more work is posted.
+ */
+static void refmdev_dma_fence(struct refmdev *rd)
+{
+	mutex_lock(&rd->reset_lock);
+	refmdev_dma_quiesce(rd);
+	mutex_lock(&rd->lock);
+	refmdev_dma_resume(rd);
+	mutex_unlock(&rd->lock);
+	mutex_unlock(&rd->reset_lock);
+}
+
+/* Carry out what a register or config write asked for; see refmdev.h. */
+int refmdev_run_request(struct refmdev *rd, int request)
+{
+	switch (request) {
+	case REFMDEV_RESET_FUNCTION:
+	case REFMDEV_RESET_FLR:
+		return refmdev_reset(rd, request);
+	case REFMDEV_DMA_FENCE:
+		refmdev_dma_fence(rd);
+		return 0;
+	}
+	return 0;
 }
 
 static int refmdev_init_dev(struct vfio_device *vdev)
@@ -54,13 +85,16 @@ static int refmdev_init_dev(struct vfio_device *vdev)
 	int ret;
 
 	rd->type = container_of(mdev->type, struct refmdev_type, mtype);
+	mutex_init(&rd->reset_lock);
 	mutex_init(&rd->lock);
 	refmdev_config_init(rd);
 	refmdev_regs_init(rd);
 	refmdev_dma_init(rd);
 	ret = refmdev_devmem_init(rd);
-	if (ret)
+	if (ret) {
 		mutex_destroy(&rd->lock);
+		mutex_destroy(&rd->reset_lock);
+	}
 	return ret;
 }
 
@@ -70,6 +104,7 @@ static void refmdev_release_dev(struct vfio_device *vdev)
 
 	refmdev_devmem_free(rd);
 	mutex_destroy(&rd->lock);
+	mutex_destroy(&rd->reset_lock);
 	refmdev_vfio_free_device(vdev);
 }
 
@@ -100,7 +135,9 @@ static void refmdev_close_device(struct vfio_device *vdev)
 {
 	struct refmdev *rd = vdev_to_refmdev(vdev);
 
+	mutex_lock(&rd->reset_lock);
 	refmdev_dma_quiesce(rd);
+	mutex_unlock(&rd->reset_lock);
 	refmdev_irq_release_all(rd);
 	mutex_lock(&rd->lock);
 	refmdev_config_set_command(rd, 0);

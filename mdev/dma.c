@@ -8,12 +8,25 @@
  * vfio_pin_pages() must be called from a kernel thread (or the owner),
  * and never with mmap_lock or a lock our fault handler takes.
  */
+#include <linux/delay.h>
 #include <linux/log2.h>
 #include <linux/sched.h>
 #include "compat.h"
 #include "refmdev.h"
 
 static void refmdev_dma_work(struct work_struct *work);
+
+/*
+ * .dma_unmap callbacks running now, on any refmdev device, and how many
+ * have finished. type1 calls the devices of a container in turn, with
+ * its own lock dropped: were only the device being notified held back,
+ * another of ours in the same container could pin the range meanwhile
+ * and type1 would find pins again on every round (and BUG after ten).
+ * So every worker waits while any callback runs.
+ */
+static atomic_t unmaps_active = ATOMIC_INIT(0);
+static atomic_t unmaps_done = ATOMIC_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(unmap_wq);
 
 void refmdev_dma_init(struct refmdev *rd)
 {
@@ -102,8 +115,8 @@ void refmdev_dma_reg_write(struct refmdev *rd, unsigned int offset, u64 val,
 	lockdep_assert_held(&rd->lock);
 	switch (offset) {
 	case REFMDEV_REG_DMA_RING_BASE:
-		/* The ring moves only while the engine is off. */
-		if (enabled)
+		/* The ring moves only while the engine is off and idle. */
+		if (enabled || (dma->status & REFMDEV_DMA_STATUS_BUSY))
 			return;
 		dma->ring_base = ((dma->ring_base & ~mask) | val) &
 				 ~(u64)(sizeof(struct refmdev_dma_desc) - 1);
@@ -111,7 +124,7 @@ void refmdev_dma_reg_write(struct refmdev *rd, unsigned int offset, u64 val,
 		dma->tail = 0;
 		break;
 	case REFMDEV_REG_DMA_RING_SIZE:
-		if (enabled)
+		if (enabled || (dma->status & REFMDEV_DMA_STATUS_BUSY))
 			return;
 		dma->ring_size = (dma->ring_size & ~mask) | val;
 		dma->head = 0;
@@ -184,20 +197,32 @@ static bool dma_next_slot(struct refmdev *rd, u64 *slot)
 }
 
 /*
- * Pin sections; see struct refmdev_dma. Opening one waits while an unmap
- * is in progress, so that a range being unmapped is not pinned again
- * behind the unmap's back.
+ * Pin sections; see struct refmdev_dma. Opening one waits while any
+ * unmap callback runs. After a callback has returned, type1 still has to
+ * retake its lock before it can drop the mapping; a worker that pinned
+ * the range in that window would send type1 round again. The first
+ * section after an unmap therefore yields for a moment, which leaves the
+ * window to type1. That makes a repeat unlikely, not impossible: type1
+ * gives no signal that the mapping is gone (see Documentation/design.rst).
  */
 static void pin_section_begin(struct refmdev_dma *dma)
 {
-	spin_lock(&dma->pin_lock);
-	while (dma->unmapping) {
-		spin_unlock(&dma->pin_lock);
-		wait_event(dma->pin_wq, !READ_ONCE(dma->unmapping));
-		spin_lock(&dma->pin_lock);
+	unsigned int done = atomic_read(&unmaps_done);
+
+	if (done != dma->unmaps_seen) {
+		dma->unmaps_seen = done;
+		usleep_range(1000, 2000);
 	}
-	dma->pinning = true;
-	spin_unlock(&dma->pin_lock);
+	for (;;) {
+		wait_event(unmap_wq, !atomic_read(&unmaps_active));
+		spin_lock(&dma->pin_lock);
+		if (!atomic_read(&unmaps_active)) {
+			dma->pinning = true;
+			spin_unlock(&dma->pin_lock);
+			return;
+		}
+		spin_unlock(&dma->pin_lock);
+	}
 }
 
 static void pin_section_end(struct refmdev_dma *dma)
@@ -218,16 +243,20 @@ void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 {
 	struct refmdev_dma *dma = &vdev_to_refmdev(vdev)->dma;
 
+	/*
+	 * Taking pin_lock after raising the count orders the two: a worker
+	 * that opened its section before it has set pinning where we look,
+	 * one that comes after sees the count.
+	 */
+	atomic_inc(&unmaps_active);
 	spin_lock(&dma->pin_lock);
-	dma->unmapping++;
 	spin_unlock(&dma->pin_lock);
 
 	wait_event(dma->pin_wq, !READ_ONCE(dma->pinning));
 
-	spin_lock(&dma->pin_lock);
-	dma->unmapping--;
-	spin_unlock(&dma->pin_lock);
-	wake_up_all(&dma->pin_wq);
+	atomic_inc(&unmaps_done);
+	if (atomic_dec_and_test(&unmaps_active))
+		wake_up_all(&unmap_wq);
 }
 
 /*
@@ -305,10 +334,15 @@ void refmdev_dma_quiesce(struct refmdev *rd)
 	cancel_work_sync(&rd->dma.work);
 }
 
-/* After a reset: registers are back at power-on, so there is no work. */
+/*
+ * After a stop: let the engine go on with whatever its registers say
+ * (nothing, after a successful reset; the same work, after a failed one
+ * or a bus-master fence, where the worker then halts at once).
+ */
 void refmdev_dma_resume(struct refmdev *rd)
 {
 	lockdep_assert_held(&rd->lock);
 	rd->dma.stopping = false;
 	rd->dma.status &= ~REFMDEV_DMA_STATUS_BUSY;
+	dma_kick(rd);
 }

@@ -192,9 +192,10 @@ static u32 span_fill(struct dma_span *dst, u64 pattern, u32 len)
 	return REFMDEV_DMA_ST_OK;
 }
 
+/* Inclusive ends: the caller has checked neither range wraps. */
 static bool ranges_overlap(u64 a, u64 b, u32 len)
 {
-	return a < b + len && b < a + len;
+	return a <= b + (len - 1) && b <= a + (len - 1);
 }
 
 /* Everything that can be said about a descriptor without touching memory. */

@@ -82,23 +82,23 @@ struct refmdev_irqs {
  * Pin sections. Every pin the engine takes lives inside a pin section:
  * the worker sets @pinning before its first vfio_pin_pages() for a
  * descriptor and clears it after the last vfio_unpin_pages() and the
- * descriptor's status write. .dma_unmap raises @unmapping, which keeps
- * the worker from opening a new section, and waits until @pinning is
- * clear: when it returns, the engine holds no pin at all, and anything a
- * descriptor wrote was written before. The wait is bounded by kernel
- * work: a section copies between pages it already holds. @pin_lock (a
- * spinlock, never held while sleeping) protects the two fields; @pin_wq
- * is where each side waits for the other.
+ * descriptor's status write. .dma_unmap keeps every refmdev worker from
+ * opening a new section (type1 notifies the devices of a container one
+ * after another, and we do not know which of ours share one) and waits
+ * until this device's @pinning is clear: when it returns, the engine holds
+ * no pin at all, and anything a descriptor wrote was written before.
+ * @pin_lock (a spinlock, never held while sleeping) protects @pinning;
+ * @pin_wq is where .dma_unmap waits for it. See dma.c for the rest.
  *
  * This is deliberately not a mutex held across the section: type1 calls
  * .dma_unmap with its device_list_lock held, and the section's calls into
  * type1 take its iommu->lock, which type1 itself takes before
- * device_list_lock when a device joins the container.
+ * device_list_lock in other paths.
  *
  * Lifetime: the work item runs only between open and close. Reset and
  * close set @stopping under refmdev.lock, so no new work is queued, and
  * cancel_work_sync() waits for a running worker to finish its current
- * descriptor.
+ * descriptor. refmdev.reset_lock keeps two such stops from overlapping.
  */
 struct refmdev_dma {
 	u64 ring_base;
@@ -112,10 +112,10 @@ struct refmdev_dma {
 
 	struct work_struct work;
 
-	spinlock_t pin_lock;	/* protects pinning and unmapping */
+	spinlock_t pin_lock;	/* protects pinning */
 	bool pinning;
-	unsigned int unmapping;
 	wait_queue_head_t pin_wq;
+	unsigned int unmaps_seen;	/* worker only: see pin_section_begin */
 };
 
 /* BAR0 register state; protected by refmdev.lock. */
@@ -134,14 +134,18 @@ struct refmdev_regs {
  * vfio_put_device() after vfio_unregister_group_dev() in remove. The VFIO
  * core keeps it alive while any device fd (and so any mmap of it) exists.
  *
- * Lock order: @lock, then devmem.lock. Neither is held while copying to
- * or from user memory. @lock covers configuration space, the register
- * file, interrupt state and open/reset transitions.
+ * Lock order: @reset_lock, then @lock, then devmem.lock. None is held
+ * while copying to or from user memory. @lock covers configuration
+ * space, the register file, interrupt state and open/reset transitions.
+ * @reset_lock serialises the operations that stop the DMA engine and
+ * start it again (resets, the bus-master fence), so that one cannot
+ * restart the engine while another still expects it stopped.
  */
 struct refmdev {
 	struct vfio_device vdev;
 	const struct refmdev_type *type;
 
+	struct mutex reset_lock;	/* see above */
 	struct mutex lock;	/* see above */
 	u8 config[REFMDEV_CFG_SIZE];
 	u8 config_wmask[PCI_CFG_SPACE_SIZE];	/* writable bits */
@@ -207,13 +211,16 @@ u32 refmdev_dma_transfer(struct refmdev *rd,
 
 /*
  * device.c: reset and the VFIO device ops. A register or config write
- * that asks for a reset returns REFMDEV_RESET_FUNCTION or REFMDEV_RESET_FLR
- * from under refmdev.lock; the caller performs it after unlocking, since a
- * reset waits for the DMA worker, which takes that lock.
+ * that needs the DMA engine stopped (a reset, bus mastering turned off)
+ * returns one of these requests from under refmdev.lock; the caller
+ * carries it out with refmdev_run_request() after unlocking, since
+ * stopping the engine waits for its worker, which takes that lock.
  */
 #define REFMDEV_RESET_FUNCTION	1
 #define REFMDEV_RESET_FLR	2
+#define REFMDEV_DMA_FENCE	3
 int refmdev_reset(struct refmdev *rd, int kind);
+int refmdev_run_request(struct refmdev *rd, int request);
 extern const struct vfio_device_ops refmdev_vfio_ops;
 
 #endif /* REFMDEV_H */

@@ -158,7 +158,7 @@ static int regs_access(struct refmdev *rd, unsigned int off, unsigned int len,
 	}
 	mutex_unlock(&rd->lock);
 	if (ret > 0)
-		ret = refmdev_reset(rd, ret);
+		ret = refmdev_run_request(rd, ret);
 	return ret;
 }
 

@@ -350,6 +350,49 @@ TEST(bus_master_off_touches_nothing)
 	ASSERT_EQ(dma_wait(s.ring, desc), REFMDEV_DMA_ST_OK);
 }
 
+/*
+ * Turning bus mastering off while copies run: once the config write
+ * returns, guest memory is not touched again. Descriptors either
+ * completed before (status written) or never started (status 0).
+ */
+TEST(bus_master_off_fences_running_dma)
+{
+	const __u32 len = 8 << 20;
+	struct setup s = setup(TYPE_1M, len);
+	struct refmdev_dma_desc *desc[8];
+	__u8 *snap = malloc(len);
+	__u32 done = 0, head, i;
+
+	ASSERT_TRUE(snap);
+	fill_random(s.src->va, len, 3);
+	memset(s.dst->va, 0, len);
+	for (i = 0; i < 8; i++)
+		desc[i] = dma_post(s.ring, SRC_IOVA, DST_IOVA, len, COPY);
+	dma_doorbell(s.ring);
+	usleep(20000);
+	cfg_write(s.d, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+
+	memcpy(snap, s.dst->va, len);
+	head = bar0_read(s.d, REFMDEV_REG_DMA_HEAD, 4);
+	for (i = 0; i < 8; i++)
+		done += !!desc[i]->status;
+	usleep(200000);
+	ASSERT_EQ(memcmp(snap, s.dst->va, len), 0);
+	ASSERT_EQ(bar0_read(s.d, REFMDEV_REG_DMA_HEAD, 4), head);
+	ASSERT_EQ(head, done);
+	for (i = 0; i < 8; i++)
+		ASSERT_EQ(desc[i]->status, i < done ? REFMDEV_DMA_ST_OK : 0);
+	if (done < 8) {
+		__u32 status = bar0_read(s.d, REFMDEV_REG_DMA_STATUS, 4);
+
+		ASSERT_TRUE(status & REFMDEV_DMA_STATUS_HALTED);
+		ASSERT_EQ(REFMDEV_DMA_STATUS_REASON(status),
+			  REFMDEV_DMA_HALT_BUS_MASTER);
+	}
+	ktap_info("%u of 8 copies completed before bus mastering went off", done);
+	free(snap);
+}
+
 /* Program a ring, ring the doorbell, and say why the engine halted. */
 static __u32 halt_reason(struct vfio_dev *d, __u32 size, __u32 tail)
 {

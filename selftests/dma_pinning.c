@@ -7,6 +7,7 @@
  */
 #include <linux/capability.h>
 #include <linux/pci_regs.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -152,6 +153,84 @@ TEST(unmap_during_dma_is_a_barrier)
 	ktap_info("%d copies completed before the unmap, %d refused after it",
 		  ok, unmapped);
 	ASSERT_EQ(vm_locked_kib(), base);
+	free(dst);
+	free(snap);
+}
+
+/* A second device's group and fd in @a's container; closed by a defer. */
+static struct vfio_dev second;
+
+static void close_second(void *arg)
+{
+	(void)arg;
+	second.container = -1;	/* the first device's; not ours to close */
+	vfio_close(&second);
+}
+
+static struct vfio_dev *join_container(struct vfio_dev *a, const char *uuid)
+{
+	char path[64];
+	int i;
+
+	memset(&second, 0, sizeof(second));
+	second.container = a->container;
+	second.device = -1;
+	snprintf(path, sizeof(path), "/dev/vfio/%d", mdev_group_number(uuid));
+	second.group = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_TRUE(second.group >= 0);
+	ktap_defer(close_second, NULL);
+	ASSERT_OK(ioctl(second.group, VFIO_GROUP_SET_CONTAINER, &a->container));
+	second.device = ioctl(second.group, VFIO_GROUP_GET_DEVICE_FD, uuid);
+	ASSERT_TRUE(second.device >= 0);
+	for (i = 0; i < VFIO_PCI_NUM_REGIONS; i++)
+		second.offset[i] = (__u64)i << 40;
+	return &second;
+}
+
+/*
+ * Two devices in one container, both copying into the range being
+ * unmapped. type1 notifies them in turn; neither may pin the range again
+ * while the other is being notified, or the unmap goes round and round
+ * (and type1 BUGs after ten rounds).
+ */
+TEST(unmap_with_two_devices_in_one_container)
+{
+	const size_t len = 64 << 10;
+	struct vfio_dev *a = vfio_open(mdev_create(TYPE_1M));
+	struct vfio_dev *b = join_container(a, mdev_create(TYPE_1M));
+	struct dma_ring *ra = dma_ring_setup(a, 64);
+	struct dma_ring *rb = dma_ring_setup_at(b, 64, RING_IOVA + (1 << 20));
+	struct guest_mem *src = guest_mem_map(a, SRC_IOVA, len, RW);
+	__u8 *dst = aligned_alloc(4096, len), *snap = malloc(len);
+	int i, j;
+
+	ASSERT_TRUE(dst && snap);
+	fill_random(src->va, len, 5);
+	for (i = 0; i < 500; i++) {
+		struct refmdev_dma_desc *da[4], *db[4];
+
+		memset(dst, 0, len);
+		ASSERT_OK(dma_map_raw(a, dst, DST_IOVA, len, RW));
+		for (j = 0; j < 4; j++) {
+			da[j] = dma_post(ra, SRC_IOVA, DST_IOVA, len, COPY);
+			db[j] = dma_post(rb, SRC_IOVA, DST_IOVA, len, COPY);
+		}
+		dma_doorbell(ra);
+		dma_doorbell(rb);
+		usleep(i % 300);
+		ASSERT_OK(dma_unmap_raw(a, DST_IOVA, len, 0));
+		memcpy(snap, dst, len);
+		for (j = 0; j < 4; j++) {
+			__u32 sa = dma_wait(ra, da[j]), sb = dma_wait(rb, db[j]);
+
+			ASSERT_TRUE(sa == REFMDEV_DMA_ST_OK ||
+				    sa == REFMDEV_DMA_ST_UNMAPPED);
+			ASSERT_TRUE(sb == REFMDEV_DMA_ST_OK ||
+				    sb == REFMDEV_DMA_ST_UNMAPPED);
+		}
+		if (memcmp(snap, dst, len))
+			FAIL("round %d: written after VFIO_IOMMU_UNMAP_DMA returned", i);
+	}
 	free(dst);
 	free(snap);
 }

@@ -81,17 +81,24 @@ struct guest_mem *guest_mem_map(struct vfio_dev *d, __u64 iova, size_t size,
 
 struct dma_ring *dma_ring_setup(struct vfio_dev *d, __u32 size)
 {
+	return dma_ring_setup_at(d, size, RING_IOVA);
+}
+
+/* A ring at @iova: devices sharing a container need rings apart. */
+struct dma_ring *dma_ring_setup_at(struct vfio_dev *d, __u32 size,
+				   __u64 iova)
+{
 	struct dma_ring *r = calloc(1, sizeof(*r));
 
 	if (!r)
 		FAIL("out of memory");
 	r->dev = d;
 	r->size = size;
-	r->mem = guest_mem_map(d, RING_IOVA, 1 << 20,
+	r->mem = guest_mem_map(d, iova, 1 << 20,
 			       VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE);
 	r->desc = r->mem->va;
 	cfg_write(d, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-	bar0_write(d, REFMDEV_REG_DMA_RING_BASE, 8, RING_IOVA);
+	bar0_write(d, REFMDEV_REG_DMA_RING_BASE, 8, iova);
 	bar0_write(d, REFMDEV_REG_DMA_RING_SIZE, 4, size);
 	bar0_write(d, REFMDEV_REG_DMA_CONTROL, 4, REFMDEV_DMA_CTRL_ENABLE);
 	return r;

@@ -37,6 +37,8 @@ struct dma_ring {
 #define RING_IOVA	0x100000000ull	/* 4 GiB: out of the way */
 
 struct dma_ring *dma_ring_setup(struct vfio_dev *d, __u32 size);
+struct dma_ring *dma_ring_setup_at(struct vfio_dev *d, __u32 size,
+				   __u64 iova);
 struct refmdev_dma_desc *dma_post(struct dma_ring *r, __u64 src, __u64 dst,
 				  __u32 len, __u32 flags);
 void dma_doorbell(struct dma_ring *r);
