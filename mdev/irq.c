@@ -258,6 +258,11 @@ long refmdev_irq_set(struct refmdev *rd, unsigned long arg)
 			return -EINVAL;
 	}
 
+	/* Only INTx can be masked, as on vfio-pci. */
+	if (hdr.index != VFIO_PCI_INTX_IRQ_INDEX &&
+	    action != VFIO_IRQ_SET_ACTION_TRIGGER)
+		return -ENOTTY;
+
 	if (data_size) {
 		data = memdup_user((void __user *)(arg + minsz), data_size);
 		if (IS_ERR(data))
@@ -265,10 +270,7 @@ long refmdev_irq_set(struct refmdev *rd, unsigned long arg)
 	}
 
 	mutex_lock(&rd->lock);
-	if (hdr.index != VFIO_PCI_INTX_IRQ_INDEX &&
-	    action != VFIO_IRQ_SET_ACTION_TRIGGER) {
-		ret = -ENOTTY;	/* only INTx can be masked, as on vfio-pci */
-	} else if (!hdr.count) {
+	if (!hdr.count) {
 		irq_disable(rd, hdr.index, &old);
 	} else {
 		switch (hdr.index) {
