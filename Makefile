@@ -13,7 +13,10 @@
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/refmdev
 export CACHE
-BUILD := $(TOP)/build
+# BUILD: where userspace programs and VM logs go; a second checkout or a
+# parallel run can point it elsewhere.
+BUILD ?= $(TOP)/build
+export BUILD
 T ?=
 
 # KDIR: given, or the running kernel's build tree, or the default kernel.
@@ -58,6 +61,16 @@ userspace: $(addprefix $(BUILD)/selftests/,$(SELFTESTS)) \
 $(BUILD)/selftests/%: $(TOP)/selftests/%.c $(TESTLIB) $(TESTLIB_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(USER_CFLAGS) -o $@ $< $(TESTLIB)
+
+# p2p_vgem imports into vgem through libdrm; static like the rest, so it
+# links Debian's libdrm.a (libdrm-dev). Expanded when the recipe runs,
+# after "deps" has installed the package.
+LIBDRM_CFLAGS = $(shell pkg-config --cflags libdrm)
+LIBDRM_LIBS = $(shell pkg-config --static --libs libdrm)
+
+$(BUILD)/selftests/p2p_vgem: $(TOP)/selftests/p2p_vgem.c $(TESTLIB) $(TESTLIB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(USER_CFLAGS) $(LIBDRM_CFLAGS) -o $@ $< $(TESTLIB) $(LIBDRM_LIBS)
 
 $(BUILD)/samples/%: $(TOP)/samples/%.c $(SAMPLELIB) $(SAMPLELIB_H)
 	@mkdir -p $(dir $@)

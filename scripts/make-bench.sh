@@ -19,7 +19,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 : "${CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/refmdev}"
 export CACHE
 
-bench_bin="$top/build/bench/dma_bench"
+bench_bin="${BUILD:-$top/build}/bench/dma_bench"
 result="$top/bench.json"
 rm -f "$result"
 [ -x "$bench_bin" ] || {
@@ -29,7 +29,7 @@ rm -f "$result"
 
 kdir=$("$top/scripts/fetch-kernel.sh") || exit 1
 release=$(cat "$kdir/release")
-out="$top/build/bench/$release"
+out="${BUILD:-$top/build}/bench/$release"
 rm -rf "$out/payload" "$out/vm" "$out/bench.json"
 mkdir -p "$out/payload"
 

@@ -19,7 +19,7 @@ export CACHE
 T=${T:-}
 KERNEL=${KERNEL:-default debug}
 
-out="$top/build/check"
+out="${BUILD:-$top/build}/check"
 rm -rf "$out"
 mkdir -p "$out"
 results="$out/results.ktap"
@@ -80,12 +80,17 @@ run_suite()
 	[ -f "$dir/module/src/refmdev.ko" ] || return 1
 
 	cp "$dir/module/src/refmdev.ko" "$dir/payload/"
-	cp "$top"/build/selftests/* "$top"/selftests/*.sh "$dir/payload/selftests/"
+	# The test-only dma-buf importer; vm-run.sh loads every payload module.
+	cp "$dir/module/src/selftests/importer/refmdev_test_importer.ko" "$dir/payload/" || return 1
+	cp "${BUILD:-$top/build}"/selftests/* "$top"/selftests/*.sh "$dir/payload/selftests/"
 	mv "$dir/payload/selftests/run-guest.sh" "$dir/payload/"
 
-	# The guest's KTAP streams through as the tests run.
+	# The guest's KTAP streams through as the tests run. vm-run.sh's own
+	# modules plus vgem, the importer selftests/p2p_vgem offers our
+	# dma-bufs to.
 	"$top/scripts/vm-run.sh" -k "$kdir" -p "$dir/payload" -l "$dir/vm" \
-		-t "${VM_TIMEOUT:-1800}" -- "T='$T' ./run-guest.sh" | tr -d '\r'
+		-t "${VM_TIMEOUT:-1800}" -m "vfio vfio_iommu_type1 mdev vfio-pci vgem" \
+		-- "T='$T' ./run-guest.sh" | tr -d '\r'
 	vm_status=${PIPESTATUS[0]}
 	{
 		if [ "$vm_status" -eq 91 ]; then

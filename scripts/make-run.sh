@@ -10,14 +10,14 @@ export CACHE
 
 kdir=$("$top/scripts/fetch-kernel.sh") || exit 1
 release=$(cat "$kdir/release")
-out="$top/build/run-$release"
+out="${BUILD:-$top/build}/run-$release"
 rm -rf "$out/payload" "$out/vm"
 mkdir -p "$out/payload"
 
 echo "run: building refmdev.ko for $release" >&2
 "$top/scripts/build-module.sh" "$kdir/build" "$out/module" W=1 || exit 1
-cp "$out/module/src/refmdev.ko" "$top/build/samples/refmdev-info" \
-	"$top/build/samples/refmdev-dma" "$top/samples/demo-guest.sh" \
+cp "$out/module/src/refmdev.ko" "${BUILD:-$top/build}/samples/refmdev-info" \
+	"${BUILD:-$top/build}/samples/refmdev-dma" "$top/samples/demo-guest.sh" \
 	"$out/payload/" || exit 1
 
 echo "run: booting $release in QEMU (logs in $out/vm)" >&2
