@@ -10,6 +10,7 @@
 #define REFMDEV_COMPAT_H
 
 #include <linux/device.h>
+#include <linux/dma-buf.h>
 #include <linux/eventfd.h>
 #include <linux/mm.h>
 #include <linux/vfio.h>
@@ -58,5 +59,26 @@ static inline struct class *refmdev_class_create(const char *name)
 	return class_create(name);
 #endif
 }
+
+/*
+ * dma-buf: 6.13 made symbol namespaces strings; 7.x renamed move_notify to
+ * invalidate_mappings and added dma_buf_attach_revocable(), the test for
+ * an importer that can give its mappings back on request.
+ */
+#ifdef REFMDEV_HAVE_MODULE_IMPORT_NS_TOKEN
+#define REFMDEV_IMPORT_DMA_BUF_NS()	MODULE_IMPORT_NS(DMA_BUF)
+#else
+#define REFMDEV_IMPORT_DMA_BUF_NS()	MODULE_IMPORT_NS("DMA_BUF")
+#endif
+
+#ifdef REFMDEV_HAVE_DMA_BUF_INVALIDATE_MAPPINGS
+#define REFMDEV_DMA_BUF_NOTIFY_OP	invalidate_mappings
+#define refmdev_dma_buf_notify		dma_buf_invalidate_mappings
+#define refmdev_attach_is_revocable	dma_buf_attach_revocable
+#else
+#define REFMDEV_DMA_BUF_NOTIFY_OP	move_notify
+#define refmdev_dma_buf_notify		dma_buf_move_notify
+#define refmdev_attach_is_revocable	dma_buf_attachment_is_dynamic
+#endif
 
 #endif /* REFMDEV_COMPAT_H */

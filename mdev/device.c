@@ -4,6 +4,7 @@
  * ioctls and region access dispatch. The parts of the device itself live
  * in config.c, regs.c, irq.c and devmem.c.
  */
+#include <linux/dma-mapping.h>
 #include <linux/uaccess.h>
 #include "compat.h"
 #include "refmdev.h"
@@ -33,6 +34,8 @@ int refmdev_reset(struct refmdev *rd, int kind)
 	mutex_lock(&rd->reset_lock);
 	refmdev_dma_quiesce(rd);
 	mutex_lock(&rd->lock);
+	/* Importers of the old memory let go before it is replaced. */
+	refmdev_export_revoke(rd);
 	ret = refmdev_devmem_replace(rd);
 	if (!ret) {
 		refmdev_regs_init(rd);
@@ -43,6 +46,8 @@ int refmdev_reset(struct refmdev *rd, int kind)
 		}
 		refmdev_irq_update(rd);
 	}
+	if (rd->devmem.decode)
+		refmdev_export_restore(rd);
 	refmdev_dma_resume(rd);
 	mutex_unlock(&rd->lock);
 	mutex_unlock(&rd->reset_lock);
@@ -85,13 +90,24 @@ static int refmdev_init_dev(struct vfio_device *vdev)
 	int ret;
 
 	rd->type = container_of(mdev->type, struct refmdev_type, mtype);
+	/*
+	 * The engine is a DMA master with no IOMMU of its own: P2P windows
+	 * map dma-bufs for this device (see p2p/window.c).
+	 */
+	ret = dma_coerce_mask_and_coherent(vdev->dev, DMA_BIT_MASK(64));
+	if (ret)
+		return ret;
 	mutex_init(&rd->reset_lock);
 	mutex_init(&rd->lock);
 	refmdev_config_init(rd);
 	refmdev_regs_init(rd);
 	refmdev_dma_init(rd);
+	refmdev_export_init(rd);
+	refmdev_windows_init(rd);
 	ret = refmdev_devmem_init(rd);
 	if (ret) {
+		mutex_destroy(&rd->windows.lock);
+		mutex_destroy(&rd->export.lock);
 		mutex_destroy(&rd->lock);
 		mutex_destroy(&rd->reset_lock);
 	}
@@ -103,6 +119,8 @@ static void refmdev_release_dev(struct vfio_device *vdev)
 	struct refmdev *rd = vdev_to_refmdev(vdev);
 
 	refmdev_devmem_free(rd);
+	mutex_destroy(&rd->windows.lock);
+	mutex_destroy(&rd->export.lock);
 	mutex_destroy(&rd->lock);
 	mutex_destroy(&rd->reset_lock);
 	refmdev_vfio_free_device(vdev);
@@ -129,7 +147,9 @@ static int refmdev_open_device(struct vfio_device *vdev)
 
 /*
  * The engine stops before the VFIO core forgets the container: after
- * this, nothing of ours pins or reads guest memory.
+ * this, nothing of ours pins or reads guest memory. Our dma-bufs die with
+ * the open (a new user must not reach a former user's exports, nor they
+ * its memory), and the windows this user attached go with it.
  */
 static void refmdev_close_device(struct vfio_device *vdev)
 {
@@ -138,8 +158,10 @@ static void refmdev_close_device(struct vfio_device *vdev)
 	mutex_lock(&rd->reset_lock);
 	refmdev_dma_quiesce(rd);
 	mutex_unlock(&rd->reset_lock);
+	refmdev_windows_detach_all(rd);
 	refmdev_irq_release_all(rd);
 	mutex_lock(&rd->lock);
+	refmdev_export_close(rd);
 	refmdev_config_set_command(rd, 0);
 	mutex_unlock(&rd->lock);
 }
@@ -215,6 +237,10 @@ static long refmdev_ioctl(struct vfio_device *vdev, unsigned int cmd,
 		return refmdev_irq_set(rd, arg);
 	case VFIO_DEVICE_RESET:
 		return refmdev_reset(rd, REFMDEV_RESET_FUNCTION);
+	case REFMDEV_P2P_WINDOW_ATTACH:
+	case REFMDEV_P2P_WINDOW_DETACH:
+	case REFMDEV_P2P_WINDOW_QUERY:
+		return refmdev_window_ioctl(rd, cmd, arg);
 	}
 	return -ENOTTY;
 }
@@ -274,6 +300,7 @@ const struct vfio_device_ops refmdev_vfio_ops = {
 	.read		= refmdev_read,
 	.write		= refmdev_write,
 	.ioctl		= refmdev_ioctl,
+	.device_feature	= refmdev_device_feature,
 	.mmap		= refmdev_mmap,
 	.request	= refmdev_request,
 	.dma_unmap	= refmdev_dma_unmap,

@@ -20,13 +20,21 @@
 #include "compat.h"
 #include "refmdev.h"
 
+/* How a span holds its pages. */
+enum dma_span_kind {
+	SPAN_PINNED,		/* vfio pins of guest memory */
+	SPAN_DEVMEM,		/* references on our own BAR2 pages */
+	SPAN_WINDOW,		/* a P2P window's, under its resv lock */
+};
+
 /* One side of a transfer, as pages. */
 struct dma_span {
 	struct page **pages;
 	unsigned long npages;
 	u64 iova;		/* of pages[0], when pinned */
 	unsigned int offset;	/* of the first byte, in pages[0] */
-	bool pinned;		/* vfio pins; otherwise page references */
+	enum dma_span_kind kind;
+	struct refmdev_window *win;	/* SPAN_WINDOW */
 };
 
 static u32 pin_errno_to_status(int err)
@@ -66,11 +74,19 @@ static void span_release(struct refmdev *rd, struct dma_span *span)
 
 	if (!span->pages)
 		return;
-	if (span->pinned) {
+	switch (span->kind) {
+	case SPAN_PINNED:
 		span_unpin(rd, span, span->npages);
-	} else {
+		break;
+	case SPAN_DEVMEM:
 		for (i = 0; i < span->npages; i++)
 			put_page(span->pages[i]);
+		break;
+	case SPAN_WINDOW:
+		/* The window's own array, valid only under its lock. */
+		refmdev_window_end(span->win);
+		span->pages = NULL;
+		return;
 	}
 	kvfree(span->pages);
 	span->pages = NULL;
@@ -95,7 +111,7 @@ static u32 span_pin(struct refmdev *rd, struct dma_span *span, u64 iova,
 	if (span_alloc(span, iova, len))
 		return REFMDEV_DMA_ST_NO_MEM;
 	span->iova = iova & PAGE_MASK;
-	span->pinned = true;
+	span->kind = SPAN_PINNED;
 
 	while (done < span->npages) {
 		int n = min_t(unsigned long, span->npages - done,
@@ -125,7 +141,7 @@ static u32 span_devmem(struct refmdev *rd, struct dma_span *span, u64 off,
 		return REFMDEV_DMA_ST_DEVMEM_RANGE;
 	if (span_alloc(span, off, len))
 		return REFMDEV_DMA_ST_NO_MEM;
-	span->pinned = false;
+	span->kind = SPAN_DEVMEM;
 
 	mutex_lock(&mem->lock);
 	for (i = 0; i < span->npages; i++) {
@@ -133,6 +149,26 @@ static u32 span_devmem(struct refmdev *rd, struct dma_span *span, u64 off,
 		get_page(span->pages[i]);
 	}
 	mutex_unlock(&mem->lock);
+	return REFMDEV_DMA_ST_OK;
+}
+
+/*
+ * The pages of a P2P window behind [addr, addr + len), borrowed from the
+ * window's mapping: no pins, and the window's reservation lock is held
+ * until span_release() so the exporter cannot revoke mid-copy.
+ */
+static u32 span_window(struct dma_span *span, struct refmdev_window *win,
+		       u64 addr, u32 len)
+{
+	u32 st;
+
+	st = refmdev_window_begin(win, addr, len, &span->pages);
+	if (st != REFMDEV_DMA_ST_OK)
+		return st;
+	span->kind = SPAN_WINDOW;
+	span->win = win;
+	span->offset = offset_in_page(addr);
+	span->npages = DIV_ROUND_UP(span->offset + (u64)len, PAGE_SIZE);
 	return REFMDEV_DMA_ST_OK;
 }
 
@@ -225,32 +261,98 @@ static u32 dma_check(const struct refmdev_dma_desc *desc, u32 flags)
 	return REFMDEV_DMA_ST_OK;
 }
 
+/*
+ * Which IOVAs of the descriptor fall in P2P windows. At most one side
+ * may: two would need two reservation locks at once.
+ */
+static u32 dma_find_windows(struct refmdev *rd, u64 src, u64 dst, u32 len,
+			    u32 flags, struct refmdev_window **swin,
+			    struct refmdev_window **dwin)
+{
+	bool copy = (flags & REFMDEV_DMA_OP_MASK) == REFMDEV_DMA_OP_COPY;
+	u32 st = REFMDEV_DMA_ST_OK;
+
+	*swin = NULL;
+	*dwin = NULL;
+	if (!(flags & REFMDEV_DMA_F_DST_DEVMEM))
+		st = refmdev_window_find(rd, dst, len, dwin);
+	if (st == REFMDEV_DMA_ST_OK && copy &&
+	    !(flags & REFMDEV_DMA_F_SRC_DEVMEM))
+		st = refmdev_window_find(rd, src, len, swin);
+	if (st == REFMDEV_DMA_ST_OK && *swin && *dwin)
+		st = REFMDEV_DMA_ST_PEER_RANGE;
+	return st;
+}
+
+static u32 dma_run(struct refmdev *rd, u64 src, u64 dst, u32 len, u32 flags)
+{
+	bool fill = (flags & REFMDEV_DMA_OP_MASK) == REFMDEV_DMA_OP_FILL;
+	struct refmdev_window *swin, *dwin;
+	struct dma_span s = {}, d = {};
+	u32 st;
+
+	st = dma_find_windows(rd, src, dst, len, flags, &swin, &dwin);
+	if (st != REFMDEV_DMA_ST_OK)
+		return st;
+
+	/*
+	 * Pin guest memory before taking a window's reservation lock: GUP
+	 * takes mmap_lock, and CPU faults on a dma-buf mapping take the
+	 * reservation lock under mmap_lock.
+	 */
+	if (!dwin) {
+		st = span_get(rd, &d, dst, len,
+			      flags & REFMDEV_DMA_F_DST_DEVMEM, IOMMU_WRITE);
+		if (st != REFMDEV_DMA_ST_OK)
+			goto out;
+	}
+	if (!fill && !swin) {
+		st = span_get(rd, &s, src, len,
+			      flags & REFMDEV_DMA_F_SRC_DEVMEM, IOMMU_READ);
+		if (st != REFMDEV_DMA_ST_OK)
+			goto out;
+	}
+	if (dwin)
+		st = span_window(&d, dwin, dst, len);
+	else if (swin)
+		st = span_window(&s, swin, src, len);
+	if (st != REFMDEV_DMA_ST_OK)
+		goto out;
+
+	if (fill)
+		st = span_fill(&d, src, len);
+	else
+		span_copy(&d, &s, len);
+out:
+	/*
+	 * The window's reservation lock goes first, before any unpin: type1
+	 * holds its iommu->lock across vfio_dma_rw()'s user copies (so
+	 * iommu->lock comes before mmap_lock, and so before the
+	 * reservation lock).
+	 */
+	if (s.kind == SPAN_WINDOW)
+		span_release(rd, &s);
+	if (d.kind == SPAN_WINDOW)
+		span_release(rd, &d);
+	span_release(rd, &s);
+	span_release(rd, &d);
+	return st;
+}
+
 u32 refmdev_dma_transfer(struct refmdev *rd,
 			 const struct refmdev_dma_desc *desc)
 {
 	u32 flags = le32_to_cpu(desc->flags), len = le32_to_cpu(desc->len);
 	u64 src = le64_to_cpu(desc->src), dst = le64_to_cpu(desc->dst);
-	struct dma_span s = {}, d = {};
 	u32 st;
 
 	st = dma_check(desc, flags);
 	if (st != REFMDEV_DMA_ST_OK)
 		return st;
 
-	st = span_get(rd, &d, dst, len, flags & REFMDEV_DMA_F_DST_DEVMEM,
-		      IOMMU_WRITE);
-	if (st != REFMDEV_DMA_ST_OK)
-		return st;
-
-	if ((flags & REFMDEV_DMA_OP_MASK) == REFMDEV_DMA_OP_FILL) {
-		st = span_fill(&d, src, len);
-	} else {
-		st = span_get(rd, &s, src, len,
-			      flags & REFMDEV_DMA_F_SRC_DEVMEM, IOMMU_READ);
-		if (st == REFMDEV_DMA_ST_OK)
-			span_copy(&d, &s, len);
-	}
-	span_release(rd, &s);
-	span_release(rd, &d);
+	/* Windows cannot be attached or detached under a descriptor. */
+	refmdev_windows_lock(rd);
+	st = dma_run(rd, src, dst, len, flags);
+	refmdev_windows_unlock(rd);
 	return st;
 }

@@ -15,6 +15,7 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <uapi/linux/refmdev.h>
+#include "../p2p/p2p.h"
 
 #define REFMDEV_NAME		"refmdev"
 
@@ -134,8 +135,8 @@ struct refmdev_regs {
  * vfio_put_device() after vfio_unregister_group_dev() in remove. The VFIO
  * core keeps it alive while any device fd (and so any mmap of it) exists.
  *
- * Lock order: @reset_lock, then @lock, then devmem.lock. None is held
- * while copying to or from user memory. @lock covers configuration
+ * Lock order: @reset_lock, then @lock, then export.lock (p2p/p2p.h),
+ * then devmem.lock. None is held while copying to or from user memory. @lock covers configuration
  * space, the register file, interrupt state and open/reset transitions.
  * @reset_lock serialises the operations that stop the DMA engine and
  * start it again (resets, the bus-master fence), so that one cannot
@@ -154,6 +155,8 @@ struct refmdev {
 	struct refmdev_dma dma;
 
 	struct refmdev_devmem devmem;
+	struct refmdev_export export;	/* BAR2 dma-bufs we export */
+	struct refmdev_windows windows;	/* dma-bufs our engine imports */
 };
 
 static inline struct refmdev *vdev_to_refmdev(struct vfio_device *vdev)

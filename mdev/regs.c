@@ -70,7 +70,7 @@ static u64 reg_read(struct refmdev *rd, unsigned int offset)
 	case REFMDEV_REG_VERSION:
 		return REFMDEV_VERSION_MAJOR << 16 | REFMDEV_VERSION_MINOR;
 	case REFMDEV_REG_FEATURES:
-		return REFMDEV_FEATURE_DMA;
+		return REFMDEV_FEATURE_DMA | REFMDEV_FEATURE_P2P;
 	case REFMDEV_REG_DEVMEM_SIZE:
 		return rd->type->devmem_size;
 	case REFMDEV_REG_CONTROL:

@@ -13,6 +13,7 @@
 
 #include "ktap.h"
 #include "mdev_util.h"
+#include "p2p_util.h"
 
 #define CFG	VFIO_PCI_CONFIG_REGION_INDEX
 
@@ -124,28 +125,6 @@ TEST(memory_decode_gates_bar_access)
 
 	cfg_write(d, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
 	ASSERT_EQ(bar0_read(d, REFMDEV_REG_ID, 4), REFMDEV_ID_MAGIC);
-}
-
-static sigjmp_buf sigbus_jmp;
-
-static void on_sigbus(int sig)
-{
-	siglongjmp(sigbus_jmp, sig);
-}
-
-/* Read one byte through @p; true if it faulted with SIGBUS. */
-static bool read_faults(const __u8 *p)
-{
-	struct sigaction sa = { .sa_handler = on_sigbus };
-	bool faulted = false;
-
-	sigaction(SIGBUS, &sa, NULL);
-	if (sigsetjmp(sigbus_jmp, 1))
-		faulted = true;
-	else
-		asm volatile("" : : "r"(*p) : "memory");	/* a real load */
-	signal(SIGBUS, SIG_DFL);
-	return faulted;
 }
 
 TEST(memory_decode_off_faults_mmap)

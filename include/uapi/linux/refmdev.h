@@ -11,6 +11,7 @@
 #define _UAPI_LINUX_REFMDEV_H
 
 #include <linux/types.h>
+#include <linux/vfio.h>
 
 /*
  * PCI identity. 0x1234 is the vendor ID QEMU uses for its own emulated
@@ -67,6 +68,7 @@
 
 /* FEATURES */
 #define REFMDEV_FEATURE_DMA		(1u << 0)	/* the DMA engine below */
+#define REFMDEV_FEATURE_P2P		(1u << 1)	/* BAR2 export, P2P windows */
 #define REFMDEV_VERSION_MAJOR		1
 #define REFMDEV_VERSION_MINOR		0
 
@@ -172,5 +174,70 @@ struct refmdev_dma_desc {
 #define REFMDEV_DMA_ST_FAULT		0x23	/* pages cannot be pinned (MMIO) */
 #define REFMDEV_DMA_ST_NO_OWNER		0x24	/* the mapping's owner is gone */
 #define REFMDEV_DMA_ST_NO_MEM		0x25	/* the host is out of memory */
+#define REFMDEV_DMA_ST_PEER_REVOKED	0x30	/* P2P window's dma-buf revoked */
+#define REFMDEV_DMA_ST_PEER_RANGE	0x31	/* crosses a window edge, 2 windows */
+#define REFMDEV_DMA_ST_PEER_FAULT	0x32	/* window memory not reachable */
+
+/*
+ * BAR export as a dma-buf: upstream's VFIO_DEVICE_FEATURE_DMA_BUF, with
+ * its numbers and layout, for kernels whose headers predate it. Use it
+ * with VFIO_DEVICE_FEATURE_GET; the ioctl returns the new dma-buf fd.
+ * Only the device-memory BAR (REFMDEV_DEVMEM_BAR) can be exported.
+ */
+#ifndef VFIO_DEVICE_FEATURE_DMA_BUF
+#define VFIO_DEVICE_FEATURE_DMA_BUF 11
+
+struct vfio_region_dma_range {
+	__u64 offset;
+	__u64 length;
+};
+
+struct vfio_device_feature_dma_buf {
+	__u32 region_index;
+	__u32 open_flags;
+	__u32 flags;
+	__u32 nr_ranges;
+	struct vfio_region_dma_range dma_ranges[];
+};
+#endif
+
+/*
+ * P2P windows: a VFIO user attaches a dma-buf (typically another
+ * refmdev's BAR2, exported as above) to this device at an IOVA. The DMA
+ * engine then reaches [iova, iova + dma-buf size) through the dma-buf
+ * instead of the IOMMU, without pinning; see Documentation/p2p.rst.
+ *
+ * These ioctls go to the VFIO device fd. Their type, 0xB9, is not VFIO's
+ * (';'), so they cannot collide with present or future VFIO ioctls.
+ *
+ * ATTACH: in @index, @dmabuf_fd, @iova; out @size. DETACH: in @index.
+ * QUERY: in @index; out @dmabuf_fd (-1), @iova, @size, @state and
+ * @notifications. @flags must be zero, @argsz at least the struct size.
+ */
+struct refmdev_p2p_window {
+	__u32 argsz;
+	__u32 flags;
+	__u32 index;		/* 0 .. REFMDEV_P2P_WINDOWS - 1 */
+	__s32 dmabuf_fd;
+	__u64 iova;		/* page aligned */
+	__u64 size;		/* the dma-buf's size */
+	__u32 state;		/* REFMDEV_P2P_WINDOW_* */
+	__u32 notifications;	/* move/revoke notifications received */
+};
+
+#define REFMDEV_P2P_WINDOWS		4
+
+#define REFMDEV_P2P_WINDOW_EMPTY	0	/* nothing attached */
+#define REFMDEV_P2P_WINDOW_UNMAPPED	1	/* attached, mapped on next use */
+#define REFMDEV_P2P_WINDOW_MAPPED	2	/* the engine holds a mapping */
+#define REFMDEV_P2P_WINDOW_REVOKED	3	/* the exporter refused a mapping */
+
+#define REFMDEV_IOCTL_TYPE		0xB9
+#define REFMDEV_P2P_WINDOW_ATTACH	_IOWR(REFMDEV_IOCTL_TYPE, 0x00, \
+					      struct refmdev_p2p_window)
+#define REFMDEV_P2P_WINDOW_DETACH	_IOW(REFMDEV_IOCTL_TYPE, 0x01, \
+					     struct refmdev_p2p_window)
+#define REFMDEV_P2P_WINDOW_QUERY	_IOWR(REFMDEV_IOCTL_TYPE, 0x02, \
+					      struct refmdev_p2p_window)
 
 #endif /* _UAPI_LINUX_REFMDEV_H */

@@ -1,0 +1,543 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * BAR2 export as a dma-buf, through upstream's VFIO_DEVICE_FEATURE_DMA_BUF.
+ *
+ * A dma-buf covers a list of page-aligned ranges of BAR2, concatenated.
+ * While it is usable it holds its own reference on every page it covers,
+ * so what importers map can never be freed under them. It becomes
+ * unusable (revoked) when the device stops decoding memory or is reset,
+ * and for good when the device is closed: before the call that causes
+ * that returns, every importer has been told (move_notify) and has
+ * unmapped, CPU mappings of the dma-buf are zapped, and the page
+ * references are dropped. A reset makes it usable again on the new
+ * memory; decoding turned back on, on the same memory.
+ *
+ * Importers must be able to let go on request: only dynamic attachments
+ * (with a move_notify callback) that accept peer-to-peer memory may
+ * attach, the policy vfio-pci has for its own BAR dma-bufs.
+ *
+ * State of one dma-buf, all under its reservation lock:
+ *
+ *   USABLE --(decode off, reset begins)--> REVOKED
+ *   REVOKED --(decode on, reset ends with decode on)--> USABLE
+ *   USABLE or REVOKED --(device closed)--> DEAD
+ *
+ * See Documentation/p2p.rst for the diagram and the importer's view.
+ */
+#include <linux/dma-buf.h>
+#include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
+#include <linux/fcntl.h>
+#include <linux/file.h>
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/overflow.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/wait.h>
+#include "../mdev/compat.h"
+#include "../mdev/refmdev.h"
+
+REFMDEV_IMPORT_DMA_BUF_NS();
+
+/*
+ * One exported dma-buf.
+ *
+ * Lifetime: created by the feature ioctl, freed by the dma-buf core's
+ * .release when its last file reference goes. While @rd is set the buffer
+ * is on rd->export.bufs and holds a reference on the VFIO device, so @rd
+ * stays valid; closing the device clears @rd and drops that reference
+ * (under rd->export.lock), skipping buffers already being released,
+ * whose .release does it instead.
+ *
+ * @ranges and @npages never change. @pages, @revoked and @dead are
+ * protected by the dma-buf's reservation lock; @maps counts live
+ * mappings handed to importers, and @unmapped is where revocation waits
+ * for it to drop to zero.
+ */
+struct refmdev_dmabuf {
+	struct dma_buf *dmabuf;
+	struct refmdev *rd;		/* NULL once the device was closed */
+	struct list_head node;		/* in rd->export.bufs */
+	struct vfio_region_dma_range *ranges;
+	u32 nr_ranges;
+	unsigned long npages;
+
+	struct page **pages;		/* NULL while revoked */
+	bool revoked;
+	bool dead;
+	atomic_t maps;
+	wait_queue_head_t unmapped;
+};
+
+void refmdev_export_init(struct refmdev *rd)
+{
+	mutex_init(&rd->export.lock);
+	INIT_LIST_HEAD(&rd->export.bufs);
+	rd->export.usable = false;
+}
+
+/* Reference the device's current pages for @buf's ranges, in order. */
+static struct page **dmabuf_get_pages(struct refmdev_dmabuf *buf,
+				      struct refmdev *rd)
+{
+	struct refmdev_devmem *mem = &rd->devmem;
+	struct page **pages;
+	unsigned long n = 0, i;
+	u32 r;
+
+	pages = kvcalloc(buf->npages, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return NULL;
+	mutex_lock(&mem->lock);
+	for (r = 0; r < buf->nr_ranges; r++) {
+		unsigned long first = buf->ranges[r].offset >> PAGE_SHIFT;
+		unsigned long count = buf->ranges[r].length >> PAGE_SHIFT;
+
+		for (i = 0; i < count; i++) {
+			pages[n] = mem->pages[first + i];
+			get_page(pages[n++]);
+		}
+	}
+	mutex_unlock(&mem->lock);
+	return pages;
+}
+
+static void dmabuf_put_pages(struct page **pages, unsigned long npages)
+{
+	unsigned long i;
+
+	if (!pages)
+		return;
+	for (i = 0; i < npages; i++)
+		put_page(pages[i]);
+	kvfree(pages);
+}
+
+static int refmdev_dmabuf_attach(struct dma_buf *dmabuf,
+				 struct dma_buf_attachment *attach)
+{
+	struct refmdev_dmabuf *buf = dmabuf->priv;
+
+	if (!refmdev_attach_is_revocable(attach) || !attach->peer2peer)
+		return -EOPNOTSUPP;
+	/* A hint only: mapping checks again under the reservation lock. */
+	if (READ_ONCE(buf->revoked))
+		return -ENODEV;
+	return 0;
+}
+
+/*
+ * Dynamic exporters must offer pin. Our memory never moves, so pinning
+ * only means "keep it where it is", which holds anyway; a pinned
+ * importer is still notified and must still unmap on revocation.
+ */
+static int refmdev_dmabuf_pin(struct dma_buf_attachment *attach)
+{
+	return 0;
+}
+
+static void refmdev_dmabuf_unpin(struct dma_buf_attachment *attach)
+{
+}
+
+static struct sg_table *refmdev_dmabuf_map(struct dma_buf_attachment *attach,
+					   enum dma_data_direction dir)
+{
+	struct refmdev_dmabuf *buf = attach->dmabuf->priv;
+	struct sg_table *sgt;
+	int ret;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	if (buf->revoked)
+		return ERR_PTR(-ENODEV);
+
+	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
+	if (!sgt)
+		return ERR_PTR(-ENOMEM);
+	ret = sg_alloc_table_from_pages(sgt, buf->pages, buf->npages, 0,
+					(u64)buf->npages << PAGE_SHIFT,
+					GFP_KERNEL);
+	if (ret)
+		goto err_free;
+	ret = dma_map_sgtable(attach->dev, sgt, dir, 0);
+	if (ret)
+		goto err_table;
+	atomic_inc(&buf->maps);
+	return sgt;
+
+err_table:
+	sg_free_table(sgt);
+err_free:
+	kfree(sgt);
+	return ERR_PTR(ret);
+}
+
+static void refmdev_dmabuf_unmap(struct dma_buf_attachment *attach,
+				 struct sg_table *sgt,
+				 enum dma_data_direction dir)
+{
+	struct refmdev_dmabuf *buf = attach->dmabuf->priv;
+
+	dma_unmap_sgtable(attach->dev, sgt, dir, 0);
+	sg_free_table(sgt);
+	kfree(sgt);
+	if (atomic_dec_and_test(&buf->maps))
+		wake_up_all(&buf->unmapped);
+}
+
+/* Our memory is ordinary cacheable RAM: CPU access needs no syncing. */
+static int refmdev_dmabuf_begin_cpu_access(struct dma_buf *dmabuf,
+					   enum dma_data_direction dir)
+{
+	struct refmdev_dmabuf *buf = dmabuf->priv;
+
+	return READ_ONCE(buf->revoked) ? -ENODEV : 0;
+}
+
+static int refmdev_dmabuf_end_cpu_access(struct dma_buf *dmabuf,
+					 enum dma_data_direction dir)
+{
+	return 0;
+}
+
+/*
+ * CPU faults insert the page under the reservation lock: a revocation
+ * that takes the lock after us zaps what we inserted, one that took it
+ * before is seen and the access gets SIGBUS.
+ */
+static vm_fault_t refmdev_dmabuf_fault(struct vm_fault *vmf)
+{
+	struct refmdev_dmabuf *buf = vmf->vma->vm_private_data;
+	struct dma_resv *resv = buf->dmabuf->resv;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
+	int err;
+
+	dma_resv_lock(resv, NULL);
+	if (!buf->revoked && vmf->pgoff < buf->npages) {
+		err = vm_insert_page(vmf->vma, vmf->address & PAGE_MASK,
+				     buf->pages[vmf->pgoff]);
+		ret = (!err || err == -EBUSY) ? VM_FAULT_NOPAGE : vmf_error(err);
+	}
+	dma_resv_unlock(resv);
+	return ret;
+}
+
+static const struct vm_operations_struct refmdev_dmabuf_vm_ops = {
+	.fault = refmdev_dmabuf_fault,
+};
+
+static int refmdev_dmabuf_mmap(struct dma_buf *dmabuf,
+			       struct vm_area_struct *vma)
+{
+	/* Device memory is shared by nature; vfio-pci refuses private too. */
+	if (!(vma->vm_flags & VM_SHARED))
+		return -EINVAL;
+	refmdev_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = &refmdev_dmabuf_vm_ops;
+	vma->vm_private_data = dmabuf->priv;
+	return 0;
+}
+
+static void refmdev_dmabuf_release(struct dma_buf *dmabuf)
+{
+	struct refmdev_dmabuf *buf = dmabuf->priv;
+	struct refmdev *rd = buf->rd;
+
+	/* Set only while the device holds us on its list; see the struct. */
+	if (rd) {
+		mutex_lock(&rd->export.lock);
+		list_del(&buf->node);
+		mutex_unlock(&rd->export.lock);
+		vfio_put_device(&rd->vdev);
+	}
+	/* No importer and no mapping is left: nothing else sees @pages. */
+	dmabuf_put_pages(buf->pages, buf->npages);
+	kfree(buf->ranges);
+	kfree(buf);
+}
+
+static const struct dma_buf_ops refmdev_dmabuf_ops = {
+	.attach = refmdev_dmabuf_attach,
+	.pin = refmdev_dmabuf_pin,
+	.unpin = refmdev_dmabuf_unpin,
+	.map_dma_buf = refmdev_dmabuf_map,
+	.unmap_dma_buf = refmdev_dmabuf_unmap,
+	.begin_cpu_access = refmdev_dmabuf_begin_cpu_access,
+	.end_cpu_access = refmdev_dmabuf_end_cpu_access,
+	.mmap = refmdev_dmabuf_mmap,
+	.release = refmdev_dmabuf_release,
+};
+
+/*
+ * Revoke one buffer: mark it under the reservation lock and tell the
+ * importers, wait for their fences and their unmaps, zap CPU mappings,
+ * then let go of the pages. Caller holds rd->export.lock.
+ */
+static void dmabuf_revoke(struct refmdev_dmabuf *buf, bool dead)
+{
+	struct dma_buf *dmabuf = buf->dmabuf;
+	struct page **pages;
+
+	dma_resv_lock(dmabuf->resv, NULL);
+	buf->dead |= dead;
+	if (buf->revoked) {
+		dma_resv_unlock(dmabuf->resv);
+		return;
+	}
+	WRITE_ONCE(buf->revoked, true);
+	refmdev_dma_buf_notify(dmabuf);
+	dma_resv_unlock(dmabuf->resv);
+
+	/*
+	 * Importers that DMA asynchronously fence their work; importers
+	 * unmap when notified. Both are kernel code bound to finish.
+	 */
+	dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP, false,
+			      MAX_SCHEDULE_TIMEOUT);
+	wait_event(buf->unmapped, !atomic_read(&buf->maps));
+	unmap_mapping_range(dmabuf->file->f_mapping, 0, 0, true);
+
+	dma_resv_lock(dmabuf->resv, NULL);
+	pages = buf->pages;
+	buf->pages = NULL;
+	dma_resv_unlock(dmabuf->resv);
+	dmabuf_put_pages(pages, buf->npages);
+}
+
+/*
+ * Make one buffer usable on the device's current memory. Without memory
+ * for the page array it stays revoked, which is safe.
+ */
+static int dmabuf_restore(struct refmdev_dmabuf *buf, struct refmdev *rd)
+{
+	struct dma_buf *dmabuf = buf->dmabuf;
+	struct page **pages;
+
+	if (!buf->revoked || buf->dead)
+		return 0;
+	pages = dmabuf_get_pages(buf, rd);
+	if (!pages)
+		return -ENOMEM;
+	dma_resv_lock(dmabuf->resv, NULL);
+	buf->pages = pages;
+	WRITE_ONCE(buf->revoked, false);
+	refmdev_dma_buf_notify(dmabuf);
+	dma_resv_unlock(dmabuf->resv);
+	return 0;
+}
+
+/*
+ * The device stops decoding memory, or is about to replace it (reset).
+ * Caller holds rd->lock; when this returns no importer maps the old
+ * memory and no CPU mapping of a dma-buf reaches it.
+ */
+void refmdev_export_revoke(struct refmdev *rd)
+{
+	struct refmdev_dmabuf *buf;
+
+	lockdep_assert_held(&rd->lock);
+	mutex_lock(&rd->export.lock);
+	rd->export.usable = false;
+	list_for_each_entry(buf, &rd->export.bufs, node)
+		dmabuf_revoke(buf, false);
+	mutex_unlock(&rd->export.lock);
+}
+
+/* Decoding is on and the memory settled: buffers may be used again. */
+void refmdev_export_restore(struct refmdev *rd)
+{
+	struct refmdev_dmabuf *buf;
+
+	lockdep_assert_held(&rd->lock);
+	mutex_lock(&rd->export.lock);
+	rd->export.usable = true;
+	list_for_each_entry(buf, &rd->export.bufs, node)
+		dmabuf_restore(buf, rd);	/* failure: stays revoked */
+	mutex_unlock(&rd->export.lock);
+}
+
+/*
+ * The last device fd is closing: every buffer is revoked for good and
+ * forgets the device. Buffers whose file is already on its way out are
+ * left to their .release, which still needs the device reference.
+ */
+void refmdev_export_close(struct refmdev *rd)
+{
+	struct refmdev_dmabuf *buf, *tmp;
+
+	mutex_lock(&rd->export.lock);
+	rd->export.usable = false;
+	list_for_each_entry_safe(buf, tmp, &rd->export.bufs, node) {
+		if (!get_file_active(&buf->dmabuf->file))
+			continue;
+		dmabuf_revoke(buf, true);
+		list_del_init(&buf->node);
+		buf->rd = NULL;
+		vfio_put_device(&rd->vdev);
+		fput(buf->dmabuf->file);
+	}
+	mutex_unlock(&rd->export.lock);
+}
+
+/*
+ * Read and check the ranges of a request: non-empty, page aligned,
+ * inside BAR2, and in total no larger than BAR2 (the buffer holds a page
+ * array of that size). Returns the total length through @total.
+ */
+static struct vfio_region_dma_range *
+export_copy_ranges(struct refmdev *rd,
+		   struct vfio_device_feature_dma_buf __user *arg,
+		   const struct vfio_device_feature_dma_buf *req, size_t argsz,
+		   u64 *total)
+{
+	u64 bar = rd->type->devmem_size, sum = 0, end;
+	struct vfio_region_dma_range *ranges;
+	size_t need;
+	u32 i;
+	int ret;
+
+	if (req->nr_ranges > bar >> PAGE_SHIFT)
+		return ERR_PTR(-EINVAL);
+	need = struct_size(req, dma_ranges, req->nr_ranges);
+	if (argsz < need)
+		return ERR_PTR(-EINVAL);
+	ranges = memdup_array_user(arg->dma_ranges, req->nr_ranges,
+				   sizeof(*ranges));
+	if (IS_ERR(ranges))
+		return ranges;
+
+	for (i = 0; i < req->nr_ranges; i++) {
+		u64 off = ranges[i].offset, len = ranges[i].length;
+
+		ret = -EINVAL;
+		if (!len || !PAGE_ALIGNED(off) || !PAGE_ALIGNED(len))
+			goto err;
+		ret = -EOVERFLOW;
+		if (check_add_overflow(off, len, &end))
+			goto err;
+		ret = -EINVAL;
+		if (end > bar)
+			goto err;
+		sum += len;	/* each len <= bar, nr_ranges <= bar pages */
+		if (sum > bar)
+			goto err;
+	}
+	*total = sum;
+	return ranges;
+
+err:
+	kfree(ranges);
+	return ERR_PTR(ret);
+}
+
+static int export_dmabuf(struct refmdev *rd,
+			 struct vfio_device_feature_dma_buf __user *arg,
+			 size_t argsz)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
+	struct vfio_device_feature_dma_buf req;
+	struct refmdev_dmabuf *buf;
+	struct dma_buf *dmabuf;
+	u64 total;
+	char *name;
+	int ret, fd;
+
+	if (copy_from_user(&req, arg, sizeof(req)))
+		return -EFAULT;
+	if (!req.nr_ranges || req.flags)
+		return -EINVAL;
+	/* Upstream's answer for what is not a BAR at all ... */
+	if (req.region_index >= VFIO_PCI_ROM_REGION_INDEX)
+		return -ENODEV;
+	/* ... and for a BAR it cannot export. */
+	if (req.region_index != REFMDEV_DEVMEM_BAR)
+		return -EINVAL;
+	if ((req.open_flags & ~(O_ACCMODE | O_CLOEXEC)) ||
+	    (req.open_flags & O_ACCMODE) == O_ACCMODE)
+		return -EINVAL;
+
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	buf->ranges = export_copy_ranges(rd, arg, &req, argsz, &total);
+	if (IS_ERR(buf->ranges)) {
+		ret = PTR_ERR(buf->ranges);
+		goto err_free_buf;
+	}
+	buf->nr_ranges = req.nr_ranges;
+	buf->npages = total >> PAGE_SHIFT;
+	buf->revoked = true;	/* until it joins the device's list */
+	atomic_set(&buf->maps, 0);
+	init_waitqueue_head(&buf->unmapped);
+	INIT_LIST_HEAD(&buf->node);
+
+	name = kasprintf(GFP_KERNEL, "%s:bar%u", dev_name(refmdev_dev(rd)),
+			 REFMDEV_DEVMEM_BAR);
+	if (!name) {
+		ret = -ENOMEM;
+		goto err_free_ranges;
+	}
+
+	exp_info.ops = &refmdev_dmabuf_ops;
+	exp_info.exp_name = REFMDEV_NAME;
+	exp_info.size = total;
+	exp_info.flags = req.open_flags;
+	exp_info.priv = buf;
+	dmabuf = dma_buf_export(&exp_info);
+	if (IS_ERR(dmabuf)) {
+		ret = PTR_ERR(dmabuf);
+		kfree(name);
+		goto err_free_ranges;
+	}
+	buf->dmabuf = dmabuf;
+	spin_lock(&dmabuf->name_lock);
+	dmabuf->name = name;		/* freed by the dma-buf core */
+	spin_unlock(&dmabuf->name_lock);
+
+	/* From here on dma_buf_put() frees @buf through .release. */
+	mutex_lock(&rd->export.lock);
+	get_device(&rd->vdev.device);	/* dropped by close or .release */
+	buf->rd = rd;
+	list_add_tail(&buf->node, &rd->export.bufs);
+	/* Under export.lock no revoke or restore runs meanwhile. */
+	ret = rd->export.usable ? dmabuf_restore(buf, rd) : 0;
+	mutex_unlock(&rd->export.lock);
+	if (ret)
+		goto err_put;
+
+	fd = dma_buf_fd(dmabuf, req.open_flags);
+	if (fd < 0) {
+		ret = fd;
+		goto err_put;
+	}
+	return fd;
+
+err_put:
+	dma_buf_put(dmabuf);
+	return ret;
+
+err_free_ranges:
+	kfree(buf->ranges);
+err_free_buf:
+	kfree(buf);
+	return ret;
+}
+
+int refmdev_device_feature(struct vfio_device *vdev, u32 flags,
+			   void __user *arg, size_t argsz)
+{
+	struct refmdev *rd = vdev_to_refmdev(vdev);
+	int ret;
+
+	switch (flags & VFIO_DEVICE_FEATURE_MASK) {
+	case VFIO_DEVICE_FEATURE_DMA_BUF:
+		ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET,
+					 sizeof(struct vfio_device_feature_dma_buf));
+		if (ret != 1)
+			return ret;
+		return export_dmabuf(rd, arg, argsz);
+	}
+	return -ENOTTY;
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * BAR export (export.c) and P2P windows (window.c): the state a refmdev
+ * keeps for each, and the calls the rest of the device makes into them.
+ */
+#ifndef REFMDEV_P2P_H
+#define REFMDEV_P2P_H
+
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+#include <uapi/linux/refmdev.h>
+
+struct dma_buf;
+struct dma_buf_attachment;
+struct page;
+struct refmdev;
+struct vfio_device;
+
+/*
+ * The dma-bufs exported from one device's BAR2.
+ *
+ * @lock protects @bufs and @usable. Lock order: refmdev.lock, then @lock,
+ * then a dma-buf's reservation lock. Nothing that holds a reservation
+ * lock takes @lock (map, unmap and CPU faults work on the dma-buf's own
+ * state, which the reservation lock protects), so revoking under @lock
+ * cannot deadlock with an importer.
+ *
+ * @usable: the device is open and decodes memory. While it is false every
+ * dma-buf on @bufs is revoked.
+ */
+struct refmdev_export {
+	struct mutex lock;	/* see above */
+	struct list_head bufs;
+	bool usable;
+};
+
+/*
+ * One P2P window: a dma-buf attached to this device at @iova.
+ *
+ * The slot fields (@dmabuf .. @size) change only under
+ * refmdev_windows.lock. The mapping (@sgt, @pages) and @revoked,
+ * @notifications are the importer's view of the exporter and are
+ * protected by the dma-buf's reservation lock, which the exporter holds
+ * when it notifies us.
+ */
+struct refmdev_window {
+	struct refmdev *rd;
+	struct dma_buf *dmabuf;		/* NULL: slot empty; a reference */
+	struct dma_buf_attachment *attach;
+	u64 iova;
+	u64 size;
+
+	struct sg_table *sgt;		/* NULL: not mapped */
+	struct page **pages;		/* resolved from @sgt, size >> PAGE_SHIFT */
+	bool revoked;			/* the last map attempt got -ENODEV */
+	u32 notifications;
+};
+
+/*
+ * @lock covers the slots. The DMA worker holds it for a whole descriptor
+ * that touches a window, so detaching waits for that descriptor. Lock
+ * order: @lock, then a dma-buf's reservation lock. Guest memory is pinned
+ * before the reservation lock is taken and unpinned after it is dropped:
+ * GUP and type1 take mmap_lock and iommu->lock, and both come before the
+ * reservation lock elsewhere (CPU faults on a dma-buf mapping take it
+ * under mmap_lock; vfio_dma_rw() faults under iommu->lock).
+ */
+struct refmdev_windows {
+	struct mutex lock;	/* see above */
+	struct refmdev_window slot[REFMDEV_P2P_WINDOWS];
+};
+
+/* export.c */
+void refmdev_export_init(struct refmdev *rd);
+int refmdev_device_feature(struct vfio_device *vdev, u32 flags,
+			   void __user *arg, size_t argsz);
+void refmdev_export_revoke(struct refmdev *rd);
+void refmdev_export_restore(struct refmdev *rd);
+void refmdev_export_close(struct refmdev *rd);
+
+/* window.c */
+void refmdev_windows_init(struct refmdev *rd);
+long refmdev_window_ioctl(struct refmdev *rd, unsigned int cmd,
+			  unsigned long arg);
+void refmdev_windows_detach_all(struct refmdev *rd);
+
+/*
+ * For the DMA engine. refmdev_windows_lock() is held across a
+ * descriptor; refmdev_window_find() says whether a range touches a
+ * window; refmdev_window_begin() maps the window if needed and holds its
+ * reservation lock until refmdev_window_end(). See window.c.
+ */
+void refmdev_windows_lock(struct refmdev *rd);
+void refmdev_windows_unlock(struct refmdev *rd);
+u32 refmdev_window_find(struct refmdev *rd, u64 addr, u32 len,
+			struct refmdev_window **win);
+u32 refmdev_window_begin(struct refmdev_window *win, u64 addr, u32 len,
+			 struct page ***pages);
+void refmdev_window_end(struct refmdev_window *win);
+
+#endif /* REFMDEV_P2P_H */

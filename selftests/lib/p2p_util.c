@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * P2P selftest helpers; see p2p_util.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "ktap.h"
+#include "p2p_util.h"
+
+int dmabuf_export_raw(struct vfio_dev *d, __u32 region, __u32 open_flags,
+		      __u32 flags, const struct vfio_region_dma_range *ranges,
+		      __u32 n, int argsz_delta)
+{
+	size_t size = sizeof(struct vfio_device_feature) +
+		      sizeof(struct vfio_device_feature_dma_buf) +
+		      (size_t)n * sizeof(*ranges);
+	struct vfio_device_feature_dma_buf *get;
+	struct vfio_device_feature *feat;
+	int ret;
+
+	feat = calloc(1, size + 64);
+	if (!feat)
+		return -ENOMEM;
+	feat->argsz = size + argsz_delta;
+	feat->flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF;
+	get = (void *)feat->data;
+	get->region_index = region;
+	get->open_flags = open_flags;
+	get->flags = flags;
+	get->nr_ranges = n;
+	if (n)
+		memcpy(get->dma_ranges, ranges, n * sizeof(*ranges));
+	ret = ioctl(d->device, VFIO_DEVICE_FEATURE, feat);
+	if (ret < 0)
+		ret = -errno;
+	free(feat);
+	return ret;
+}
+
+static void close_fd(void *arg)
+{
+	close((int)(long)arg);
+}
+
+int dmabuf_export(struct vfio_dev *d, __u64 offset, __u64 length)
+{
+	struct vfio_region_dma_range r = { .offset = offset, .length = length };
+	int fd;
+
+	fd = dmabuf_export_raw(d, REFMDEV_DEVMEM_BAR, O_RDWR | O_CLOEXEC, 0,
+			       &r, 1, 0);
+	if (fd < 0)
+		FAIL("export of BAR2 [0x%llx, +0x%llx): %s",
+		     (unsigned long long)offset, (unsigned long long)length,
+		     strerror(-fd));
+	ktap_defer(close_fd, (void *)(long)fd);
+	return fd;
+}
+
+static int window_ioctl(struct vfio_dev *d, unsigned long cmd,
+			struct refmdev_p2p_window *w)
+{
+	return ioctl(d->device, cmd, w) < 0 ? -errno : 0;
+}
+
+int window_attach_raw(struct vfio_dev *d, __u32 index, int dmabuf_fd,
+		      __u64 iova, __u64 *size)
+{
+	struct refmdev_p2p_window w = {
+		.argsz = sizeof(w), .index = index, .dmabuf_fd = dmabuf_fd,
+		.iova = iova,
+	};
+	int ret = window_ioctl(d, REFMDEV_P2P_WINDOW_ATTACH, &w);
+
+	if (!ret && size)
+		*size = w.size;
+	return ret;
+}
+
+int window_detach_raw(struct vfio_dev *d, __u32 index)
+{
+	struct refmdev_p2p_window w = { .argsz = sizeof(w), .index = index };
+
+	return window_ioctl(d, REFMDEV_P2P_WINDOW_DETACH, &w);
+}
+
+int window_query_raw(struct vfio_dev *d, __u32 index,
+		     struct refmdev_p2p_window *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->argsz = sizeof(*w);
+	w->index = index;
+	return window_ioctl(d, REFMDEV_P2P_WINDOW_QUERY, w);
+}
+
+static sigjmp_buf fault_jmp;
+
+static void on_sigbus(int sig)
+{
+	siglongjmp(fault_jmp, sig);
+}
+
+static bool access_faults(volatile void *p, bool write, __u8 val)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus }, old;
+	volatile bool faulted = false;
+
+	sigaction(SIGBUS, &sa, &old);
+	if (sigsetjmp(fault_jmp, 1))
+		faulted = true;
+	else if (write)
+		*(volatile __u8 *)p = val;
+	else
+		(void)*(volatile __u8 *)p;
+	sigaction(SIGBUS, &old, NULL);
+	return faulted;
+}
+
+bool read_faults(const volatile void *p)
+{
+	return access_faults((volatile void *)p, false, 0);
+}
+
+bool write_faults(volatile void *p, __u8 val)
+{
+	return access_faults(p, true, val);
+}
