@@ -29,15 +29,16 @@
  */
 int refmdev_reset(struct refmdev *rd, int kind)
 {
-	int ret;
+	struct page **fresh;
 
 	mutex_lock(&rd->reset_lock);
 	refmdev_dma_quiesce(rd);
+	fresh = refmdev_devmem_alloc(rd);
 	mutex_lock(&rd->lock);
-	/* Importers of the old memory let go before it is replaced. */
-	refmdev_export_revoke(rd);
-	ret = refmdev_devmem_replace(rd);
-	if (!ret) {
+	if (fresh) {
+		/* Importers of the old memory let go before it is replaced. */
+		refmdev_export_revoke(rd);
+		refmdev_devmem_install(rd, fresh);
 		refmdev_regs_init(rd);
 		refmdev_dma_reset_regs(rd);
 		if (kind == REFMDEV_RESET_FLR) {
@@ -45,13 +46,13 @@ int refmdev_reset(struct refmdev *rd, int kind)
 			refmdev_devmem_set_decode(rd, false);
 		}
 		refmdev_irq_update(rd);
+		if (rd->devmem.decode)
+			refmdev_export_restore(rd);
 	}
-	if (rd->devmem.decode)
-		refmdev_export_restore(rd);
 	refmdev_dma_resume(rd);
 	mutex_unlock(&rd->lock);
 	mutex_unlock(&rd->reset_lock);
-	return ret;
+	return fresh ? 0 : -ENOMEM;
 }
 
 /*

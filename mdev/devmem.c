@@ -84,18 +84,24 @@ static void devmem_zap(struct refmdev *rd)
 }
 
 /*
- * Give the device fresh zeroed memory. The old pages lose the device's
- * reference only after user PTEs to them are gone, and are freed only when
- * the last other holder (a pin, an in-flight copy) lets go.
+ * Fresh zeroed memory for a reset, allocated before anything is changed
+ * so that a reset that cannot have it changes nothing at all.
  */
-int refmdev_devmem_replace(struct refmdev *rd)
+struct page **refmdev_devmem_alloc(struct refmdev *rd)
+{
+	return devmem_alloc_pages(rd->devmem.npages);
+}
+
+/*
+ * Give the device the memory refmdev_devmem_alloc() returned. The old
+ * pages lose the device's reference only after user PTEs to them are
+ * gone, and are freed only when the last other holder (a pin, an
+ * in-flight copy) lets go.
+ */
+void refmdev_devmem_install(struct refmdev *rd, struct page **fresh)
 {
 	struct refmdev_devmem *mem = &rd->devmem;
-	struct page **fresh, **old;
-
-	fresh = devmem_alloc_pages(mem->npages);
-	if (!fresh)
-		return -ENOMEM;
+	struct page **old;
 
 	mutex_lock(&mem->lock);
 	old = mem->pages;
@@ -104,7 +110,6 @@ int refmdev_devmem_replace(struct refmdev *rd)
 
 	devmem_zap(rd);
 	devmem_put_pages(old, mem->npages);
-	return 0;
 }
 
 /*

@@ -191,7 +191,8 @@ void refmdev_request(struct vfio_device *vdev, unsigned int count);
 /* devmem.c: BAR2 device memory */
 int refmdev_devmem_init(struct refmdev *rd);
 void refmdev_devmem_free(struct refmdev *rd);
-int refmdev_devmem_replace(struct refmdev *rd);
+struct page **refmdev_devmem_alloc(struct refmdev *rd);
+void refmdev_devmem_install(struct refmdev *rd, struct page **fresh);
 void refmdev_devmem_set_decode(struct refmdev *rd, bool decode);
 ssize_t refmdev_devmem_rw(struct refmdev *rd, char __user *buf,
 			  size_t count, loff_t pos, bool write);

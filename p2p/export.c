@@ -9,8 +9,11 @@
  * and for good when the device is closed: before the call that causes
  * that returns, every importer has been told (move_notify) and has
  * unmapped, CPU mappings of the dma-buf are zapped, and the page
- * references are dropped. A reset makes it usable again on the new
- * memory; decoding turned back on, on the same memory.
+ * references are dropped (an importer that does not let go within a
+ * bound keeps the old pages alive through its mapping's own references,
+ * so memory safety never depends on an importer's good behaviour). A
+ * reset makes it usable again on the new memory; decoding turned back
+ * on, on the same memory.
  *
  * Importers must be able to let go on request: only dynamic attachments
  * (with a move_notify callback) that accept peer-to-peer memory may
@@ -115,6 +118,22 @@ static void dmabuf_put_pages(struct page **pages, unsigned long npages)
 	kvfree(pages);
 }
 
+static void dmabuf_sgt_get_pages(struct sg_table *sgt)
+{
+	struct sg_page_iter iter;
+
+	for_each_sgtable_page(sgt, &iter, 0)
+		get_page(sg_page_iter_page(&iter));
+}
+
+static void dmabuf_sgt_put_pages(struct sg_table *sgt)
+{
+	struct sg_page_iter iter;
+
+	for_each_sgtable_page(sgt, &iter, 0)
+		put_page(sg_page_iter_page(&iter));
+}
+
 static int refmdev_dmabuf_attach(struct dma_buf *dmabuf,
 				 struct dma_buf_attachment *attach)
 {
@@ -164,6 +183,12 @@ static struct sg_table *refmdev_dmabuf_map(struct dma_buf_attachment *attach,
 	ret = dma_map_sgtable(attach->dev, sgt, dir, 0);
 	if (ret)
 		goto err_table;
+	/*
+	 * The mapping holds its own page references, so that an importer
+	 * that does not give it back in time still maps live memory (old
+	 * memory, once revoked: see dmabuf_revoke()).
+	 */
+	dmabuf_sgt_get_pages(sgt);
 	atomic_inc(&buf->maps);
 	return sgt;
 
@@ -181,6 +206,7 @@ static void refmdev_dmabuf_unmap(struct dma_buf_attachment *attach,
 	struct refmdev_dmabuf *buf = attach->dmabuf->priv;
 
 	dma_unmap_sgtable(attach->dev, sgt, dir, 0);
+	dmabuf_sgt_put_pages(sgt);
 	sg_free_table(sgt);
 	kfree(sgt);
 	if (atomic_dec_and_test(&buf->maps))
@@ -196,10 +222,13 @@ static int refmdev_dmabuf_begin_cpu_access(struct dma_buf *dmabuf,
 	return READ_ONCE(buf->revoked) ? -ENODEV : 0;
 }
 
+/* Ending an access to memory that was revoked meanwhile says so too. */
 static int refmdev_dmabuf_end_cpu_access(struct dma_buf *dmabuf,
 					 enum dma_data_direction dir)
 {
-	return 0;
+	struct refmdev_dmabuf *buf = dmabuf->priv;
+
+	return READ_ONCE(buf->revoked) ? -ENODEV : 0;
 }
 
 /*
@@ -231,8 +260,12 @@ static const struct vm_operations_struct refmdev_dmabuf_vm_ops = {
 static int refmdev_dmabuf_mmap(struct dma_buf *dmabuf,
 			       struct vm_area_struct *vma)
 {
-	/* Device memory is shared by nature; vfio-pci refuses private too. */
-	if (!(vma->vm_flags & VM_SHARED))
+	/*
+	 * Device memory is shared by nature; vfio-pci refuses private too.
+	 * VM_MAYSHARE, not VM_SHARED: the core clears VM_SHARED on a shared
+	 * mapping of a read-only file, which a O_RDONLY export is.
+	 */
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	refmdev_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &refmdev_dmabuf_vm_ops;
@@ -271,13 +304,26 @@ static const struct dma_buf_ops refmdev_dmabuf_ops = {
 };
 
 /*
- * Revoke one buffer: mark it under the reservation lock and tell the
- * importers, wait for their fences and their unmaps, zap CPU mappings,
- * then let go of the pages. Caller holds rd->export.lock.
+ * How long a revocation waits for importers to finish with the memory.
+ * Importers that honour notifications unmap at once (ours do, inside the
+ * notification); the bound is for those that cannot, such as a pinned
+ * RDMA registration, which userspace controls: the revoking thread never
+ * waits on that for ever.
  */
-static void dmabuf_revoke(struct refmdev_dmabuf *buf, bool dead)
+#define REFMDEV_REVOKE_TIMEOUT	(5 * HZ)
+
+/*
+ * Revoke one buffer: mark it under the reservation lock and tell the
+ * importers, wait (bounded) for their fences and their unmaps, zap CPU
+ * mappings, then let go of the pages. An importer still mapping after
+ * the bound keeps the old pages alive through its mapping's references
+ * and is named in the log. Caller holds rd->export.lock.
+ */
+static void dmabuf_revoke(struct refmdev *rd, struct refmdev_dmabuf *buf,
+			  bool dead)
 {
 	struct dma_buf *dmabuf = buf->dmabuf;
+	long left = REFMDEV_REVOKE_TIMEOUT;
 	struct page **pages;
 
 	dma_resv_lock(dmabuf->resv, NULL);
@@ -294,9 +340,16 @@ static void dmabuf_revoke(struct refmdev_dmabuf *buf, bool dead)
 	 * Importers that DMA asynchronously fence their work; importers
 	 * unmap when notified. Both are kernel code bound to finish.
 	 */
-	dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP, false,
-			      MAX_SCHEDULE_TIMEOUT);
-	wait_event(buf->unmapped, !atomic_read(&buf->maps));
+	left = dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
+				     false, left);
+	if (left > 0)
+		left = wait_event_timeout(buf->unmapped,
+					  !atomic_read(&buf->maps), left);
+	if (left <= 0)
+		dev_warn_ratelimited(refmdev_dev(rd),
+				     "dma-buf %lu: an importer still uses it %u ms after revocation; its memory stays allocated until it lets go\n",
+				     file_inode(dmabuf->file)->i_ino,
+				     jiffies_to_msecs(REFMDEV_REVOKE_TIMEOUT));
 	unmap_mapping_range(dmabuf->file->f_mapping, 0, 0, true);
 
 	dma_resv_lock(dmabuf->resv, NULL);
@@ -341,7 +394,7 @@ void refmdev_export_revoke(struct refmdev *rd)
 	mutex_lock(&rd->export.lock);
 	rd->export.usable = false;
 	list_for_each_entry(buf, &rd->export.bufs, node)
-		dmabuf_revoke(buf, false);
+		dmabuf_revoke(rd, buf, false);
 	mutex_unlock(&rd->export.lock);
 }
 
@@ -372,7 +425,7 @@ void refmdev_export_close(struct refmdev *rd)
 	list_for_each_entry_safe(buf, tmp, &rd->export.bufs, node) {
 		if (!get_file_active(&buf->dmabuf->file))
 			continue;
-		dmabuf_revoke(buf, true);
+		dmabuf_revoke(rd, buf, true);
 		list_del_init(&buf->node);
 		buf->rd = NULL;
 		vfio_put_device(&rd->vdev);

@@ -230,7 +230,13 @@ static int window_attach(struct refmdev *rd, struct refmdev_p2p_window *req)
 	if (window_overlaps(rd, req->iova, last))
 		goto err_unlock;
 
-	/* Ready before attaching: a notification may come at once. */
+	/*
+	 * Ready before attaching: a notification may come as soon as the
+	 * attachment is on the dma-buf's list, before the call returns.
+	 * The engine and QUERY do not look at the slot meanwhile: they take
+	 * windows.lock.
+	 */
+	win->dmabuf = dmabuf;
 	win->iova = req->iova;
 	win->size = dmabuf->size;
 	win->sgt = NULL;
@@ -240,11 +246,11 @@ static int window_attach(struct refmdev *rd, struct refmdev_p2p_window *req)
 	attach = dma_buf_dynamic_attach(dmabuf, refmdev_dev(rd),
 					&window_importer_ops, win);
 	if (IS_ERR(attach)) {
+		win->dmabuf = NULL;
 		ret = PTR_ERR(attach);
 		goto err_unlock;
 	}
-	win->attach = attach;
-	win->dmabuf = dmabuf;	/* the slot now owns the reference */
+	win->attach = attach;	/* the slot now owns the dma-buf reference */
 	req->size = win->size;
 	mutex_unlock(&rd->windows.lock);
 	return 0;
