@@ -36,7 +36,8 @@ SAMPLES := $(patsubst $(TOP)/samples/%.c,%,$(wildcard $(TOP)/samples/*.c))
 SAMPLELIB := $(wildcard $(TOP)/samples/lib/*.c)
 SAMPLELIB_H := $(wildcard $(TOP)/samples/lib/*.h) $(TOP)/include/uapi/linux/refmdev.h
 TESTLIB := $(wildcard $(TOP)/selftests/lib/*.c)
-TESTLIB_H := $(wildcard $(TOP)/selftests/lib/*.h) $(TOP)/include/uapi/linux/refmdev.h
+TESTLIB_H := $(wildcard $(TOP)/selftests/lib/*.h $(TOP)/selftests/importer/*.h) \
+	     $(TOP)/include/uapi/linux/refmdev.h
 # The benchmark uses the selftests' VFIO helpers but not their runner.
 BENCHES := $(patsubst $(TOP)/bench/%.c,%,$(wildcard $(TOP)/bench/*.c))
 BENCHLIB := $(filter-out %/ktap.c,$(TESTLIB))

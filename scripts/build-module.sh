@@ -16,6 +16,9 @@ mkdir -p "$out"
 rm -rf "$out/src.new"
 mkdir -p "$out/src.new"
 cp -a "$top/Kbuild" "$top/mdev" "$top/p2p" "$top/include" "$out/src.new/"
+# The test-only dma-buf importer (selftests/importer), built alongside.
+mkdir -p "$out/src.new/selftests"
+cp -a "$top/selftests/importer" "$out/src.new/selftests/"
 if [ -d "$out/src" ] && diff -rq "$out/src.new" "$out/src" \
 	-x '*.o' -x '*.ko' -x '*.mod*' -x '.*.cmd' -x 'modules.order' \
 	-x 'Module.symvers' >/dev/null 2>&1; then
