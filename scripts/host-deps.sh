@@ -21,6 +21,9 @@ need=(
 	"xz:xz-utils"
 	"perl:perl"
 	"/usr/include/libelf.h:libelf-dev"
+	# selftests/p2p_vgem: static libdrm, found through pkg-config
+	"pkg-config:pkgconf"
+	"/usr/lib/x86_64-linux-gnu/libdrm.a:libdrm-dev"
 	# building the debug kernel
 	"flex:flex"
 	"bison:bison"

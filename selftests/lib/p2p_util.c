@@ -107,28 +107,34 @@ static void on_sigbus(int sig)
 	siglongjmp(fault_jmp, sig);
 }
 
-static bool access_faults(volatile void *p, bool write, __u8 val)
+/*
+ * The access is an atomic (so never elided or merged) one-byte load or
+ * store; a SIGBUS jumps back out of it. @faulted is static because a
+ * local changed between sigsetjmp() and siglongjmp() is undefined after.
+ */
+static bool access_faults(void *p, bool write, __u8 val)
 {
 	struct sigaction sa = { .sa_handler = on_sigbus }, old;
-	volatile bool faulted = false;
+	static bool faulted;
 
+	faulted = false;
 	sigaction(SIGBUS, &sa, &old);
 	if (sigsetjmp(fault_jmp, 1))
 		faulted = true;
 	else if (write)
-		*(volatile __u8 *)p = val;
+		__atomic_store_n((__u8 *)p, val, __ATOMIC_RELAXED);
 	else
-		(void)*(volatile __u8 *)p;
+		(void)__atomic_load_n((__u8 *)p, __ATOMIC_RELAXED);
 	sigaction(SIGBUS, &old, NULL);
 	return faulted;
 }
 
-bool read_faults(const volatile void *p)
+bool read_faults(const void *p)
 {
-	return access_faults((volatile void *)p, false, 0);
+	return access_faults((void *)p, false, 0);
 }
 
-bool write_faults(volatile void *p, __u8 val)
+bool write_faults(void *p, __u8 val)
 {
 	return access_faults(p, true, val);
 }

@@ -29,8 +29,8 @@ int window_query_raw(struct vfio_dev *d, __u32 index,
 		     struct refmdev_p2p_window *w);
 
 /* One load through @p: true if it raised SIGBUS. */
-bool read_faults(const volatile void *p);
+bool read_faults(const void *p);
 /* One store through @p: true if it raised SIGBUS. */
-bool write_faults(volatile void *p, __u8 val);
+bool write_faults(void *p, __u8 val);
 
 #endif /* P2P_UTIL_H */
