@@ -10,20 +10,39 @@
  * figures from an emulated machine mean little: only the ratios carry
  * over from one host to another.
  *
+ * P2P: a second mdev, A (refmdev-1M), exports its BAR2 as a dma-buf that
+ * the bench device attaches as a P2P window, and the bench device's
+ * engine copies into and out of it; the same again through type1, with
+ * A's BAR2 mmap mapped into the bench device's container. Each against
+ * memcpy() between the same memories. Then revocation latency: A
+ * exports 1, 16 and 256 one-page dma-bufs, each attached and mapped by
+ * the test importer (selftests/importer, /dev/refmdev_test_importer),
+ * and the time VFIO_DEVICE_RESET, or clearing PCI_COMMAND_MEMORY, takes
+ * to return with all of them revoked, against the same call with no
+ * dma-buf. A check row says whether that time grows at most linearly.
+ *
  * Output: an aligned table, and the same rows as a JSON list between the
  * lines @@BENCH-JSON-BEGIN and @@BENCH-JSON-END, for scripts/make-bench.sh.
  * A copy that does not complete with REFMDEV_DMA_ST_OK, or whose data is
- * wrong, fails the run: no number is reported for broken copies.
+ * wrong, fails the run: no number is reported for broken copies. So does
+ * a revocation that leaves an importer mapped. A failed check does not:
+ * its row says FAIL (a "check" member in the JSON) and the run goes on.
  */
+#include <linux/pci_regs.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../selftests/importer/refmdev_test_importer.h"
 #include "dma_util.h"
 #include "ktap.h"
+#include "p2p_util.h"
 
 #define SRC_IOVA	0x40000000ull
 #define DST_IOVA	0x80000000ull
@@ -47,13 +66,36 @@
 #define REAP_TIMEOUT_NS	60000000000ull
 #define MIB		(1024.0 * 1024.0)
 
-#define MAX_ROWS	8
+/*
+ * P2P: where the bench device sees A's BAR2, through the window and
+ * through type1. A is a refmdev-1M; every P2P copy moves all of it.
+ */
+#define WIN_IOVA	0xc0000000ull
+#define TYPE1_IOVA	0xd0000000ull
+#define P2P_LEN		0x100000u	/* 1 MiB */
+
+/*
+ * Revocation latency: one-page dma-bufs of A, each with one importer
+ * handle, spread over importer files of 64 handles (any split would do;
+ * several files show that it does not matter whose the handles are).
+ */
+#define PAGE_SIZE	4096u
+#define MAX_BUFS	256u
+#define HANDLES_PER_FILE 64u
+#define LAT_ROUNDS	3	/* set up from scratch each round */
+#define LAT_TRIGGERS	5	/* triggers per round and buffer count */
+#define LAT_SAMPLES	(LAT_ROUNDS * LAT_TRIGGERS)
+/* Linear growth from 16 to 256 buffers is a factor 16; allow twice that. */
+#define SCALING_SLACK	2.0
+
+#define MAX_ROWS	32
 
 struct row {
 	const char *name;
 	double value;
 	const char *unit;
 	double baseline;
+	const char *check;	/* NULL, or "PASS"/"FAIL" for check rows */
 };
 
 static struct row rows[MAX_ROWS];
@@ -71,7 +113,15 @@ static void add_row(const char *name, double value, const char *unit,
 	rows[nrows].value = value;
 	rows[nrows].unit = unit;
 	rows[nrows].baseline = baseline;
+	rows[nrows].check = NULL;
 	nrows++;
+}
+
+static void add_check_row(const char *name, double value, const char *unit,
+			  double baseline, bool pass)
+{
+	add_row(name, value, unit, baseline);
+	rows[nrows - 1].check = pass ? "PASS" : "FAIL";
 }
 
 struct bench {
@@ -406,24 +456,410 @@ static double eventfd_pingpong_ns(void)
 	return median_ns(samples, RTT_SAMPLES);
 }
 
-static void print_results(void)
+/*
+ * The exporter for the P2P rows: A, its BAR2 exported whole as a dma-buf
+ * and attached as the bench device's window 0, the dma-buf's CPU mapping,
+ * and A's BAR2 mmap mapped into the bench device's container.
+ */
+struct peer {
+	struct vfio_dev *a;
+	int dmabuf;
+	__u8 *map;		/* CPU mapping of the dma-buf: all of BAR2 */
+	__u8 *bar;		/* A's BAR2 through the device fd */
+};
+
+static void peer_setup(struct bench *b, struct peer *p)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = P2P_LEN };
+	__u64 size = 0;
+	int ret;
+
+	if (mdev_available(TYPE_1M) < 1)
+		FAIL("no %s instance available for the exporter", TYPE_1M);
+	p->a = vfio_open(mdev_create(TYPE_1M));
+	if (p->a->size[REFMDEV_DEVMEM_BAR] != P2P_LEN)
+		FAIL("A's BAR2 is %llu bytes, expected %u",
+		     p->a->size[REFMDEV_DEVMEM_BAR], P2P_LEN);
+	/* A only decodes; its own engine stays idle. */
+	cfg_write(p->a, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+
+	p->dmabuf = dmabuf_export_raw(p->a, REFMDEV_DEVMEM_BAR,
+				      O_RDWR | O_CLOEXEC, 0, &r, 1, 0);
+	if (p->dmabuf < 0)
+		FAIL("export of A's BAR2: %s", strerror(-p->dmabuf));
+	ret = window_attach_raw(b->d, 0, p->dmabuf, WIN_IOVA, &size);
+	if (ret || size != P2P_LEN)
+		FAIL("window attach: %s, size %llu", strerror(-ret), size);
+	p->map = mmap(NULL, P2P_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      p->dmabuf, 0);
+	if (p->map == MAP_FAILED)
+		FAIL("mmap of the dma-buf: %s", strerror(errno));
+
+	p->bar = mmap(NULL, P2P_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      p->a->device, p->a->offset[REFMDEV_DEVMEM_BAR]);
+	if (p->bar == MAP_FAILED)
+		FAIL("mmap of A's BAR2: %s", strerror(errno));
+	if (dma_map_raw(b->d, p->bar, TYPE1_IOVA, P2P_LEN, RW))
+		FAIL("MAP_DMA of A's BAR2 mmap: %s", strerror(errno));
+}
+
+/*
+ * Undo all of it but A itself, so that nothing but the dma-bufs under
+ * test is left for A's revocations to deal with.
+ */
+static void peer_teardown(struct bench *b, struct peer *p)
+{
+	int ret;
+
+	if (dma_unmap_raw(b->d, TYPE1_IOVA, P2P_LEN, 0))
+		FAIL("UNMAP_DMA of A's BAR2 mmap: %s", strerror(errno));
+	munmap(p->bar, P2P_LEN);
+	munmap(p->map, P2P_LEN);
+	ret = window_detach_raw(b->d, 0);
+	if (ret)
+		FAIL("window detach: %s", strerror(-ret));
+	close(p->dmabuf);
+}
+
+/* memcpy() of the same @len bytes @n times, as the P2P batches do. */
+static __u64 memcpy_repeat(void *dst, const void *src, __u32 len,
+			   unsigned int n)
+{
+	__u64 start = now_ns();
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		memcpy(dst, src, len);
+		asm volatile("" : : "r"(dst) : "memory");
+	}
+	return now_ns() - start;
+}
+
+/*
+ * One P2P row: batches of P2P_LEN copies from IOVA @src to @dst on the
+ * engine, which the CPU sees at @src_va and @dst_va, against memcpy()
+ * between those same two memories. The destination is cleared first
+ * and checked after the first batch.
+ */
+static void bench_p2p_copy(struct bench *b, const char *name, __u64 src,
+			   __u64 dst, const void *src_va, void *dst_va)
+{
+	unsigned int n = batch_count(P2P_LEN), i;
+	__u64 engine = ~0ull, cpu = ~0ull, ns;
+
+	memset(dst_va, 0, P2P_LEN);
+	for (i = 0; i < REPEATS; i++) {
+		ns = engine_batch(b, src, dst, P2P_LEN, P2P_LEN, n, COPY);
+		if (!i && memcmp(dst_va, src_va, P2P_LEN))
+			FAIL("%s: the engine's copies differ from the source",
+			     name);
+		if (ns < engine)
+			engine = ns;
+		ns = memcpy_repeat(dst_va, src_va, P2P_LEN, n);
+		if (ns < cpu)
+			cpu = ns;
+	}
+	ktap_info("%s: %u copies, best of %d: engine %llu us, memcpy %llu us",
+		  name, n, REPEATS, engine / 1000, cpu / 1000);
+	add_row(name, mib_per_s(P2P_LEN, n, engine), "MiB/s",
+		mib_per_s(P2P_LEN, n, cpu));
+}
+
+static void bench_p2p(struct bench *b, struct peer *p)
+{
+	struct refmdev_p2p_window w;
+
+	/* Writes first, so that the reads copy random bytes, not zeros. */
+	bench_p2p_copy(b, "p2p_window_write_1MiB", SRC_IOVA, WIN_IOVA,
+		       b->src->va, p->map);
+	bench_p2p_copy(b, "p2p_window_read_1MiB", WIN_IOVA, DST_IOVA, p->map,
+		       b->dst->va);
+	if (window_query_raw(b->d, 0, &w) ||
+	    w.state != REFMDEV_P2P_WINDOW_MAPPED || w.notifications)
+		FAIL("window 0: state %u, %u notifications; expected MAPPED, 0",
+		     w.state, w.notifications);
+	bench_p2p_copy(b, "p2p_type1_write_1MiB", SRC_IOVA, TYPE1_IOVA,
+		       b->src->va, p->bar);
+}
+
+/* A's dma-bufs for the revocation rows, and their importer handles. */
+struct revoke_set {
+	unsigned int n;
+	int fd[MAX_BUFS];
+	int imp[MAX_BUFS / HANDLES_PER_FILE];
+	__u32 handle[MAX_BUFS];
+};
+
+static int importer_ioctl(int imp, unsigned long cmd, void *arg)
+{
+	return ioctl(imp, cmd, arg) < 0 ? -errno : 0;
+}
+
+/* @n one-page dma-bufs of A, each attached (dynamic) by one handle. */
+static void revoke_setup(struct vfio_dev *a, struct revoke_set *s,
+			 unsigned int n)
+{
+	unsigned int pages = a->size[REFMDEV_DEVMEM_BAR] / PAGE_SIZE, i;
+	int ret;
+
+	s->n = n;
+	for (i = 0; i < n; i++) {
+		struct vfio_region_dma_range r = {
+			.offset = (__u64)(i % pages) * PAGE_SIZE,
+			.length = PAGE_SIZE,
+		};
+		struct refmdev_ti_attach at = {
+			.flags = REFMDEV_TI_ATTACH_DYNAMIC,
+		};
+		int *imp = &s->imp[i / HANDLES_PER_FILE];
+
+		s->fd[i] = dmabuf_export_raw(a, REFMDEV_DEVMEM_BAR,
+					     O_RDWR | O_CLOEXEC, 0, &r, 1, 0);
+		if (s->fd[i] < 0)
+			FAIL("export of dma-buf %u: %s", i, strerror(-s->fd[i]));
+		if (!(i % HANDLES_PER_FILE)) {
+			*imp = open(REFMDEV_TI_DEVICE, O_RDWR | O_CLOEXEC);
+			if (*imp < 0)
+				FAIL("open %s: %s", REFMDEV_TI_DEVICE,
+				     strerror(errno));
+		}
+		at.dmabuf_fd = s->fd[i];
+		ret = importer_ioctl(*imp, REFMDEV_TI_ATTACH, &at);
+		if (ret)
+			FAIL("importer attach of dma-buf %u: %s", i,
+			     strerror(-ret));
+		s->handle[i] = at.handle;
+	}
+}
+
+/* Closing an importer file detaches its handles; then the dma-bufs go. */
+static void revoke_teardown(struct revoke_set *s)
 {
 	unsigned int i;
 
+	for (i = 0; i < s->n; i += HANDLES_PER_FILE)
+		close(s->imp[i / HANDLES_PER_FILE]);
+	for (i = 0; i < s->n; i++)
+		close(s->fd[i]);
+	s->n = 0;
+}
+
+static void revoke_map_all(struct revoke_set *s)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < s->n; i++) {
+		struct refmdev_ti_handle h = { .handle = s->handle[i] };
+
+		ret = importer_ioctl(s->imp[i / HANDLES_PER_FILE],
+				     REFMDEV_TI_MAP, &h);
+		if (ret)
+			FAIL("importer map of dma-buf %u: %s", i,
+			     strerror(-ret));
+	}
+}
+
+/*
+ * When the trigger has returned, every importer must have been told and
+ * have unmapped: otherwise the number measured is not a revocation.
+ */
+static void revoke_check_unmapped(struct revoke_set *s, const char *what)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < s->n; i++) {
+		struct refmdev_ti_query q = { .handle = s->handle[i] };
+
+		ret = importer_ioctl(s->imp[i / HANDLES_PER_FILE],
+				     REFMDEV_TI_QUERY, &q);
+		if (ret)
+			FAIL("importer query of dma-buf %u: %s", i,
+			     strerror(-ret));
+		if (q.mapped)
+			FAIL("%s returned with dma-buf %u of %u still mapped by its importer",
+			     what, i, s->n);
+	}
+}
+
+static __u64 trigger_reset(struct vfio_dev *a)
+{
+	__u64 t0 = now_ns();
+
+	if (ioctl(a->device, VFIO_DEVICE_RESET))
+		FAIL("VFIO_DEVICE_RESET of A: %s", strerror(errno));
+	return now_ns() - t0;
+}
+
+/* Only the clearing is timed; setting MEMORY again restores the bufs. */
+static __u64 trigger_decode_off(struct vfio_dev *a)
+{
+	__u64 t0 = now_ns(), ns;
+
+	cfg_write(a, PCI_COMMAND, 2, 0);
+	ns = now_ns() - t0;
+	cfg_write(a, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+	return ns;
+}
+
+/* Buffer counts; the first is the baseline, the call with no dma-buf. */
+static const unsigned int lat_counts[] = { 0, 1, 16, 256 };
+#define LAT_1		1
+#define LAT_16		2
+#define LAT_256		3
+
+struct trigger_rows {
+	const char *buf_name[ARRAY_SIZE(lat_counts)];
+	const char *slope_name;
+	const char *scaling_name;
+	const char *what;
+};
+
+/*
+ * Rows for one trigger from the best times @t (ns, per buffer count):
+ * the time with 1, 16 and 256 buffers and the slope per buffer, each
+ * against the time with none, and the check: from 16 to 256 buffers
+ * the time may grow by at most SCALING_SLACK times the factor 16 that
+ * linear growth gives. Returns whether the check passed.
+ */
+static bool trigger_results(const struct trigger_rows *tr, const double *t)
+{
+	double linear = (double)lat_counts[LAT_256] / lat_counts[LAT_16];
+	double slope = (t[LAT_256] - t[LAT_1]) /
+		       (lat_counts[LAT_256] - lat_counts[LAT_1]);
+	double growth = t[LAT_256] / t[LAT_16];
+	bool pass = growth <= SCALING_SLACK * linear;
+	unsigned int i;
+
+	for (i = LAT_1; i < ARRAY_SIZE(lat_counts); i++)
+		add_row(tr->buf_name[i], t[i] / 1000, "us", t[0] / 1000);
+	add_row(tr->slope_name, slope / 1000, "us", t[0] / 1000);
+	add_check_row(tr->scaling_name, growth, "x", linear, pass);
+	ktap_info("%s, best of %d: %.0f us with no dma-buf, %.0f / %.0f / %.0f us with 1 / 16 / 256, %.2f us per buffer",
+		  tr->what, LAT_SAMPLES, t[0] / 1000, t[LAT_1] / 1000,
+		  t[LAT_16] / 1000, t[LAT_256] / 1000, slope / 1000);
+	ktap_info("%s: t(256)/t(16) = %.2f, linear growth is %.0f, the limit %.0f: %s",
+		  tr->what, growth, linear, SCALING_SLACK * linear,
+		  pass ? "PASS" : "FAIL");
+	return pass;
+}
+
+/*
+ * The best of @n times. Revocation takes from tens of microseconds to a
+ * few milliseconds here, and under TCG on a busy host a call's time
+ * varies by up to 10x from one call to the next (the vCPU thread loses
+ * the host CPU), more often the longer the call: medians then grow with
+ * the buffer count faster than the work does and would fail the
+ * linearity check on host noise. The best time is the work itself, as
+ * for the best-of-3 copy batches.
+ */
+static double min_ns(const __u64 *v, unsigned int n)
+{
+	__u64 best = v[0];
+	unsigned int i;
+
+	for (i = 1; i < n; i++)
+		if (v[i] < best)
+			best = v[i];
+	return best;
+}
+
+/*
+ * Revocation latency, as the VMM sees it: from the call that revokes
+ * to its return, by which time every importer has been notified and has
+ * unmapped (checked after every call). Each round sets up every buffer
+ * count afresh, and each count is measured in every round, so that a
+ * slow spell of the host does not land on one count only.
+ */
+static void bench_revoke(struct vfio_dev *a)
+{
+	static const struct trigger_rows reset_rows = {
+		.buf_name = { NULL, "revoke_reset_1buf_us",
+			      "revoke_reset_16bufs_us",
+			      "revoke_reset_256bufs_us" },
+		.slope_name = "revoke_reset_per_buf_us",
+		.scaling_name = "revoke_reset_scaling",
+		.what = "VFIO_DEVICE_RESET",
+	};
+	static const struct trigger_rows decode_rows = {
+		.buf_name = { NULL, "revoke_decode_1buf_us",
+			      "revoke_decode_16bufs_us",
+			      "revoke_decode_256bufs_us" },
+		.slope_name = "revoke_decode_per_buf_us",
+		.scaling_name = "revoke_decode_scaling",
+		.what = "PCI_COMMAND_MEMORY off",
+	};
+	static __u64 reset_ns[ARRAY_SIZE(lat_counts)][LAT_SAMPLES];
+	static __u64 decode_ns[ARRAY_SIZE(lat_counts)][LAT_SAMPLES];
+	double reset_t[ARRAY_SIZE(lat_counts)], decode_t[ARRAY_SIZE(lat_counts)];
+	static struct revoke_set set;
+	unsigned int round, c, k, sample;
+	bool pass;
+
+	if (access(REFMDEV_TI_DEVICE, R_OK | W_OK)) {
+		printf("# revocation latency: SKIPPED: %s: %s ",
+		       REFMDEV_TI_DEVICE, strerror(errno));
+		printf("(is refmdev_test_importer.ko loaded?)\n");
+		return;
+	}
+	for (round = 0; round < LAT_ROUNDS; round++) {
+		for (c = 0; c < ARRAY_SIZE(lat_counts); c++) {
+			revoke_setup(a, &set, lat_counts[c]);
+			for (k = 0; k < LAT_TRIGGERS; k++) {
+				sample = round * LAT_TRIGGERS + k;
+				revoke_map_all(&set);
+				reset_ns[c][sample] = trigger_reset(a);
+				revoke_check_unmapped(&set, "VFIO_DEVICE_RESET");
+				revoke_map_all(&set);
+				decode_ns[c][sample] = trigger_decode_off(a);
+				revoke_check_unmapped(&set, "PCI_COMMAND_MEMORY off");
+			}
+			revoke_teardown(&set);
+		}
+	}
+	for (c = 0; c < ARRAY_SIZE(lat_counts); c++) {
+		reset_t[c] = min_ns(reset_ns[c], LAT_SAMPLES);
+		decode_t[c] = min_ns(decode_ns[c], LAT_SAMPLES);
+	}
+	pass = trigger_results(&reset_rows, reset_t);
+	pass &= trigger_results(&decode_rows, decode_t);
+	if (!pass)
+		printf("# revocation latency: FAIL: %s\n",
+		       "grows faster than linearly with the number of dma-bufs");
+}
+
+static void print_results(void)
+{
+	unsigned int i, passed = 0, failed = 0;
+
 	printf("\n%-24s %12s %-6s %12s %8s\n", "name", "value", "unit",
 	       "baseline", "ratio");
-	for (i = 0; i < nrows; i++)
-		printf("%-24s %12.3f %-6s %12.3f %8.3f\n", rows[i].name,
+	for (i = 0; i < nrows; i++) {
+		printf("%-24s %12.3f %-6s %12.3f %8.3f", rows[i].name,
 		       rows[i].value, rows[i].unit, rows[i].baseline,
 		       rows[i].value / rows[i].baseline);
+		if (rows[i].check) {
+			printf("  %s", rows[i].check);
+			if (!strcmp(rows[i].check, "PASS"))
+				passed++;
+			else
+				failed++;
+		}
+		printf("\n");
+	}
+	if (passed + failed)
+		printf("checks: %u passed, %u FAILED\n", passed, failed);
 
 	printf("@@BENCH-JSON-BEGIN\n[\n");
 	for (i = 0; i < nrows; i++) {
 		printf("{\"name\": \"%s\", \"value\": %.4f, \"unit\": \"%s\", ",
 		       rows[i].name, rows[i].value, rows[i].unit);
-		printf("\"baseline\": %.4f, \"ratio\": %.4f}%s\n",
-		       rows[i].baseline, rows[i].value / rows[i].baseline,
-		       i + 1 < nrows ? "," : "");
+		printf("\"baseline\": %.4f, \"ratio\": %.4f",
+		       rows[i].baseline, rows[i].value / rows[i].baseline);
+		if (rows[i].check)
+			printf(", \"check\": \"%s\"", rows[i].check);
+		printf("}%s\n", i + 1 < nrows ? "," : "");
 	}
 	printf("]\n@@BENCH-JSON-END\n");
 	fflush(stdout);
@@ -448,6 +884,7 @@ int main(void)
 	double guest_ns, devmem_ns, page_ns, rtt_ns, pingpong_ns;
 	unsigned int i, n_1mib;
 	__u64 guest, devmem;
+	struct peer peer;
 	struct bench b;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -494,6 +931,11 @@ int main(void)
 	pingpong_ns = eventfd_pingpong_ns();
 	add_row("descriptor_roundtrip_us", rtt_ns / 1000, "us",
 		pingpong_ns / 1000);
+
+	peer_setup(&b, &peer);
+	bench_p2p(&b, &peer);
+	peer_teardown(&b, &peer);
+	bench_revoke(peer.a);
 
 	print_results();
 	ktap_finish(0);

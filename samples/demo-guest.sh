@@ -3,10 +3,13 @@
 #
 # The `make run` demo, run inside the test VM from /payload with refmdev.ko
 # loaded: create two mdevs through sysfs, look at one through VFIO as a
-# VMM would, drive its DMA engine as a userspace driver, and remove them
-# again.
+# VMM would, drive its DMA engine as a userspace driver, let one DMA into
+# the other's memory through a dma-buf (and take that away again), and
+# remove them.
 set -e
 types=/sys/class/mdev_bus/refmdev/mdev_supported_types
+small=
+large=
 
 say()
 {
@@ -22,6 +25,29 @@ show_types()
 			"$(cat "$t/available_instances")"
 	done
 }
+
+# Remove the mdevs this demo created, if they are still there.
+remove_mdevs()
+{
+	for u in $small $large; do
+		[ -e "/sys/bus/mdev/devices/$u" ] || continue
+		echo "  echo 1 > /sys/bus/mdev/devices/$u/remove"
+		echo 1 > "/sys/bus/mdev/devices/$u/remove"
+	done
+}
+
+# A failed step ends the demo (set -e) with its status, but not with the
+# mdevs left behind.
+on_exit()
+{
+	status=$?
+	if [ "$status" -ne 0 ]; then
+		echo "demo FAILED (status $status); removing its mdevs"
+		remove_mdevs || true
+	fi
+	exit "$status"
+}
+trap on_exit EXIT
 
 say "mdev types offered by the refmdev parent"
 show_types
@@ -46,9 +72,11 @@ say "opening $small through VFIO (samples/refmdev-info)"
 say "DMA: a guest-memory copy with its data check"
 ./refmdev-dma "$small"
 
+say "P2P: $small's engine writes into $large's BAR2 through a dma-buf"
+./refmdev-p2p "$large" "$small"
+
 say "removing both mdevs"
-echo 1 > "/sys/bus/mdev/devices/$small/remove"
-echo 1 > "/sys/bus/mdev/devices/$large/remove"
+remove_mdevs
 show_types
 echo
 echo "demo finished"

@@ -17,7 +17,8 @@ mkdir -p "$out/payload"
 echo "run: building refmdev.ko for $release" >&2
 "$top/scripts/build-module.sh" "$kdir/build" "$out/module" W=1 || exit 1
 cp "$out/module/src/refmdev.ko" "${BUILD:-$top/build}/samples/refmdev-info" \
-	"${BUILD:-$top/build}/samples/refmdev-dma" "$top/samples/demo-guest.sh" \
+	"${BUILD:-$top/build}/samples/refmdev-dma" \
+	"${BUILD:-$top/build}/samples/refmdev-p2p" "$top/samples/demo-guest.sh" \
 	"$out/payload/" || exit 1
 
 echo "run: booting $release in QEMU (logs in $out/vm)" >&2
