@@ -158,11 +158,11 @@ static u32 span_devmem(struct refmdev *rd, struct dma_span *span, u64 off,
  * until span_release() so the exporter cannot revoke mid-copy.
  */
 static u32 span_window(struct dma_span *span, struct refmdev_window *win,
-		       u64 addr, u32 len)
+		       u64 addr, u32 len, bool write)
 {
 	u32 st;
 
-	st = refmdev_window_begin(win, addr, len, &span->pages);
+	st = refmdev_window_begin(win, addr, len, write, &span->pages);
 	if (st != REFMDEV_DMA_ST_OK)
 		return st;
 	span->kind = SPAN_WINDOW;
@@ -313,9 +313,9 @@ static u32 dma_run(struct refmdev *rd, u64 src, u64 dst, u32 len, u32 flags)
 			goto out;
 	}
 	if (dwin)
-		st = span_window(&d, dwin, dst, len);
+		st = span_window(&d, dwin, dst, len, true);
 	else if (swin)
-		st = span_window(&s, swin, src, len);
+		st = span_window(&s, swin, src, len, false);
 	if (st != REFMDEV_DMA_ST_OK)
 		goto out;
 

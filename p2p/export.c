@@ -55,7 +55,8 @@ REFMDEV_IMPORT_DMA_BUF_NS();
  * whose .release does it instead.
  *
  * @ranges and @npages never change. @pages, @revoked and @dead are
- * protected by the dma-buf's reservation lock; @maps counts live
+ * protected by the dma-buf's reservation lock; @revoking and @closing
+ * are a revocation's bookkeeping, under rd->export.lock; @maps counts live
  * mappings handed to importers, and @unmapped is where revocation waits
  * for it to drop to zero.
  */
@@ -70,6 +71,8 @@ struct refmdev_dmabuf {
 	struct page **pages;		/* NULL while revoked */
 	bool revoked;
 	bool dead;
+	bool revoking;			/* in this revocation; under export.lock */
+	bool closing;			/* close holds a file ref; ditto */
 	atomic_t maps;
 	wait_queue_head_t unmapped;
 };
@@ -171,6 +174,9 @@ static struct sg_table *refmdev_dmabuf_map(struct dma_buf_attachment *attach,
 	dma_resv_assert_held(attach->dmabuf->resv);
 	if (buf->revoked)
 		return ERR_PTR(-ENODEV);
+	/* An export without write access lets devices only read. */
+	if (dir != DMA_TO_DEVICE && !(attach->dmabuf->file->f_mode & FMODE_WRITE))
+		return ERR_PTR(-EACCES);
 
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
 	if (!sgt)
@@ -186,7 +192,7 @@ static struct sg_table *refmdev_dmabuf_map(struct dma_buf_attachment *attach,
 	/*
 	 * The mapping holds its own page references, so that an importer
 	 * that does not give it back in time still maps live memory (old
-	 * memory, once revoked: see dmabuf_revoke()).
+	 * memory, once revoked: see REFMDEV_REVOKE_TIMEOUT).
 	 */
 	dmabuf_sgt_get_pages(sgt);
 	atomic_inc(&buf->maps);
@@ -304,59 +310,94 @@ static const struct dma_buf_ops refmdev_dmabuf_ops = {
 };
 
 /*
- * How long a revocation waits for importers to finish with the memory.
- * Importers that honour notifications unmap at once (ours do, inside the
- * notification); the bound is for those that cannot, such as a pinned
- * RDMA registration, which userspace controls: the revoking thread never
- * waits on that for ever.
+ * How long a revocation waits for importers to finish with the memory,
+ * for all of a device's buffers together. Importers that honour
+ * notifications unmap at once (ours do, inside the notification); the
+ * bound is for those that cannot, such as a pinned RDMA registration,
+ * which userspace controls: the revoking thread never waits on that for
+ * ever.
  */
 #define REFMDEV_REVOKE_TIMEOUT	(5 * HZ)
 
 /*
- * Revoke one buffer: mark it under the reservation lock and tell the
- * importers, wait (bounded) for their fences and their unmaps, zap CPU
- * mappings, then let go of the pages. An importer still mapping after
- * the bound keeps the old pages alive through its mapping's references
- * and is named in the log. Caller holds rd->export.lock.
+ * Revocation runs in three passes over the buffers, so that the bound
+ * above holds for the whole call: mark and notify every buffer, wait
+ * for all importers against one deadline, then zap CPU mappings and let
+ * go of the pages. An importer still mapping after the deadline keeps
+ * the old pages alive through its mapping's own references, and is
+ * named in the log.
  */
-static void dmabuf_revoke(struct refmdev *rd, struct refmdev_dmabuf *buf,
-			  bool dead)
+
+/* Pass 1. True if this call revoked @buf. Caller holds export.lock. */
+static bool dmabuf_mark_revoked(struct refmdev_dmabuf *buf, bool dead)
+{
+	struct dma_resv *resv = buf->dmabuf->resv;
+	bool revoking = false;
+
+	dma_resv_lock(resv, NULL);
+	buf->dead |= dead;
+	if (!buf->revoked) {
+		WRITE_ONCE(buf->revoked, true);
+		refmdev_dma_buf_notify(buf->dmabuf);
+		revoking = true;
+	}
+	dma_resv_unlock(resv);
+	return revoking;
+}
+
+/*
+ * Pass 2: importers' fences (they fence asynchronous work), then their
+ * unmaps. Both are kernel code bound to finish, but see above.
+ */
+static void dmabuf_wait_importers(struct refmdev *rd,
+				  struct refmdev_dmabuf *buf,
+				  unsigned long deadline)
 {
 	struct dma_buf *dmabuf = buf->dmabuf;
-	long left = REFMDEV_REVOKE_TIMEOUT;
-	struct page **pages;
+	long left = time_before(jiffies, deadline) ? deadline - jiffies : 0;
 
-	dma_resv_lock(dmabuf->resv, NULL);
-	buf->dead |= dead;
-	if (buf->revoked) {
-		dma_resv_unlock(dmabuf->resv);
-		return;
-	}
-	WRITE_ONCE(buf->revoked, true);
-	refmdev_dma_buf_notify(dmabuf);
-	dma_resv_unlock(dmabuf->resv);
-
-	/*
-	 * Importers that DMA asynchronously fence their work; importers
-	 * unmap when notified. Both are kernel code bound to finish.
-	 */
 	left = dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
 				     false, left);
 	if (left > 0)
 		left = wait_event_timeout(buf->unmapped,
 					  !atomic_read(&buf->maps), left);
+	else if (!left && !atomic_read(&buf->maps))
+		left = 1;	/* no time left, but nothing to wait for */
 	if (left <= 0)
 		dev_warn_ratelimited(refmdev_dev(rd),
 				     "dma-buf %lu: an importer still uses it %u ms after revocation; its memory stays allocated until it lets go\n",
 				     file_inode(dmabuf->file)->i_ino,
 				     jiffies_to_msecs(REFMDEV_REVOKE_TIMEOUT));
-	unmap_mapping_range(dmabuf->file->f_mapping, 0, 0, true);
+}
 
+/* Pass 3. */
+static void dmabuf_drop_pages(struct refmdev_dmabuf *buf)
+{
+	struct dma_buf *dmabuf = buf->dmabuf;
+	struct page **pages;
+
+	unmap_mapping_range(dmabuf->file->f_mapping, 0, 0, true);
 	dma_resv_lock(dmabuf->resv, NULL);
 	pages = buf->pages;
 	buf->pages = NULL;
 	dma_resv_unlock(dmabuf->resv);
 	dmabuf_put_pages(pages, buf->npages);
+}
+
+/* Passes 2 and 3 for the buffers pass 1 marked. Caller holds export.lock. */
+static void export_finish_revoke(struct refmdev *rd)
+{
+	unsigned long deadline = jiffies + REFMDEV_REVOKE_TIMEOUT;
+	struct refmdev_dmabuf *buf;
+
+	list_for_each_entry(buf, &rd->export.bufs, node)
+		if (buf->revoking)
+			dmabuf_wait_importers(rd, buf, deadline);
+	list_for_each_entry(buf, &rd->export.bufs, node) {
+		if (buf->revoking)
+			dmabuf_drop_pages(buf);
+		buf->revoking = false;
+	}
 }
 
 /*
@@ -394,7 +435,8 @@ void refmdev_export_revoke(struct refmdev *rd)
 	mutex_lock(&rd->export.lock);
 	rd->export.usable = false;
 	list_for_each_entry(buf, &rd->export.bufs, node)
-		dmabuf_revoke(rd, buf, false);
+		buf->revoking = dmabuf_mark_revoked(buf, false);
+	export_finish_revoke(rd);
 	mutex_unlock(&rd->export.lock);
 }
 
@@ -407,14 +449,19 @@ void refmdev_export_restore(struct refmdev *rd)
 	mutex_lock(&rd->export.lock);
 	rd->export.usable = true;
 	list_for_each_entry(buf, &rd->export.bufs, node)
-		dmabuf_restore(buf, rd);	/* failure: stays revoked */
+		if (dmabuf_restore(buf, rd))
+			dev_warn_ratelimited(refmdev_dev(rd),
+					     "dma-buf %lu stays revoked: no memory for its page array\n",
+					     file_inode(buf->dmabuf->file)->i_ino);
 	mutex_unlock(&rd->export.lock);
 }
 
 /*
  * The last device fd is closing: every buffer is revoked for good and
  * forgets the device. Buffers whose file is already on its way out are
- * left to their .release, which still needs the device reference.
+ * marked dead too (no later open may bring them back) but stay on the
+ * list for their .release, which still needs the device reference; no
+ * importer or mapping can hold one of those.
  */
 void refmdev_export_close(struct refmdev *rd)
 {
@@ -422,10 +469,19 @@ void refmdev_export_close(struct refmdev *rd)
 
 	mutex_lock(&rd->export.lock);
 	rd->export.usable = false;
-	list_for_each_entry_safe(buf, tmp, &rd->export.bufs, node) {
-		if (!get_file_active(&buf->dmabuf->file))
+	list_for_each_entry(buf, &rd->export.bufs, node) {
+		if (!get_file_active(&buf->dmabuf->file)) {
+			dmabuf_mark_revoked(buf, true);
 			continue;
-		dmabuf_revoke(rd, buf, true);
+		}
+		buf->revoking = dmabuf_mark_revoked(buf, true);
+		buf->closing = true;	/* holds the file reference */
+	}
+	export_finish_revoke(rd);
+	list_for_each_entry_safe(buf, tmp, &rd->export.bufs, node) {
+		if (!buf->closing)
+			continue;
+		buf->closing = false;
 		list_del_init(&buf->node);
 		buf->rd = NULL;
 		vfio_put_device(&rd->vdev);

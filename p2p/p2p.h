@@ -50,6 +50,7 @@ struct refmdev_window {
 	struct dma_buf_attachment *attach;
 	u64 iova;
 	u64 size;
+	bool writable;			/* the dma-buf's file was opened for writing */
 
 	struct sg_table *sgt;		/* NULL: not mapped */
 	struct page **pages;		/* resolved from @sgt, size >> PAGE_SHIFT */
@@ -96,7 +97,7 @@ void refmdev_windows_unlock(struct refmdev *rd);
 u32 refmdev_window_find(struct refmdev *rd, u64 addr, u32 len,
 			struct refmdev_window **win);
 u32 refmdev_window_begin(struct refmdev_window *win, u64 addr, u32 len,
-			 struct page ***pages);
+			 bool write, struct page ***pages);
 void refmdev_window_end(struct refmdev_window *win);
 
 #endif /* REFMDEV_P2P_H */

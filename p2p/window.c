@@ -26,6 +26,7 @@
 #include <linux/overflow.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+#include <linux/swiotlb.h>
 #include <linux/uaccess.h>
 #include "../mdev/compat.h"
 #include "../mdev/refmdev.h"
@@ -39,6 +40,18 @@ void refmdev_windows_init(struct refmdev *rd)
 		rd->windows.slot[i].rd = rd;
 }
 
+/*
+ * How long the engine waits for other users' fences on a window before it
+ * gives up on the descriptor (REFMDEV_DMA_ST_PEER_FAULT).
+ */
+#define REFMDEV_WINDOW_FENCE_TIMEOUT	(5 * HZ)
+
+/* A read-only export is mapped for the device to read only. */
+static enum dma_data_direction window_dir(struct refmdev_window *win)
+{
+	return win->writable ? DMA_BIDIRECTIONAL : DMA_TO_DEVICE;
+}
+
 /* Drop the engine's mapping. Caller holds the reservation lock. */
 static void window_unmap(struct refmdev_window *win)
 {
@@ -47,7 +60,7 @@ static void window_unmap(struct refmdev_window *win)
 		return;
 	kvfree(win->pages);
 	win->pages = NULL;
-	dma_buf_unmap_attachment(win->attach, win->sgt, DMA_BIDIRECTIONAL);
+	dma_buf_unmap_attachment(win->attach, win->sgt, window_dir(win));
 	win->sgt = NULL;
 }
 
@@ -65,12 +78,20 @@ static const struct dma_buf_attach_ops window_importer_ops = {
 	.REFMDEV_DMA_BUF_NOTIFY_OP = window_notify,
 };
 
-/* The page behind a DMA address we were given, if it is memory. */
+/*
+ * The page behind a DMA address we were given, if it is ordinary memory:
+ * not device memory that happens to have struct pages (P2PDMA), which
+ * the CPU must not memcpy through a kernel mapping.
+ */
 static struct page *window_dma_to_page(struct device *dev, dma_addr_t addr)
 {
 	unsigned long pfn = PHYS_PFN(dma_to_phys(dev, addr));
+	struct page *page;
 
-	return pfn_valid(pfn) ? pfn_to_page(pfn) : NULL;
+	if (!pfn_valid(pfn))
+		return NULL;
+	page = pfn_to_page(pfn);
+	return is_zone_device_page(page) ? NULL : page;
 }
 
 /* Map the dma-buf and resolve its pages. Caller holds the resv lock. */
@@ -84,7 +105,7 @@ static u32 window_map(struct refmdev_window *win)
 	unsigned int i;
 	u64 off;
 
-	sgt = dma_buf_map_attachment(win->attach, DMA_BIDIRECTIONAL);
+	sgt = dma_buf_map_attachment(win->attach, window_dir(win));
 	if (IS_ERR(sgt)) {
 		if (PTR_ERR(sgt) == -ENODEV) {
 			win->revoked = true;
@@ -97,7 +118,7 @@ static u32 window_map(struct refmdev_window *win)
 
 	pages = kvcalloc(npages, sizeof(*pages), GFP_KERNEL);
 	if (!pages) {
-		dma_buf_unmap_attachment(win->attach, sgt, DMA_BIDIRECTIONAL);
+		dma_buf_unmap_attachment(win->attach, sgt, window_dir(win));
 		return REFMDEV_DMA_ST_NO_MEM;
 	}
 	for_each_sgtable_dma_sg(sgt, sg, i) {
@@ -120,7 +141,7 @@ static u32 window_map(struct refmdev_window *win)
 
 fault:
 	kvfree(pages);
-	dma_buf_unmap_attachment(win->attach, sgt, DMA_BIDIRECTIONAL);
+	dma_buf_unmap_attachment(win->attach, sgt, window_dir(win));
 	return REFMDEV_DMA_ST_PEER_FAULT;
 }
 
@@ -163,20 +184,28 @@ u32 refmdev_window_find(struct refmdev *rd, u64 addr, u32 len,
 /*
  * Start using [addr, addr + len) of @win: on success the reservation lock
  * is held until refmdev_window_end() and *@pages is the page array from
- * the one holding @addr on.
+ * the one holding @addr on. Work other devices fenced on the buffer
+ * (writes, and for a write of ours reads too) finishes first, as the
+ * dma-buf rules ask of a dynamic importer.
  */
 u32 refmdev_window_begin(struct refmdev_window *win, u64 addr, u32 len,
-			 struct page ***pages)
+			 bool write, struct page ***pages)
 {
-	u32 st;
+	struct dma_resv *resv = win->dmabuf->resv;
+	u32 st = REFMDEV_DMA_ST_OK;
 
-	dma_resv_lock(win->dmabuf->resv, NULL);
-	if (!win->sgt) {
+	if (write && !win->writable)
+		return REFMDEV_DMA_ST_READ_ONLY;
+	dma_resv_lock(resv, NULL);
+	if (!win->sgt)
 		st = window_map(win);
-		if (st != REFMDEV_DMA_ST_OK) {
-			dma_resv_unlock(win->dmabuf->resv);
-			return st;
-		}
+	if (st == REFMDEV_DMA_ST_OK &&
+	    dma_resv_wait_timeout(resv, dma_resv_usage_rw(write), false,
+				  REFMDEV_WINDOW_FENCE_TIMEOUT) <= 0)
+		st = REFMDEV_DMA_ST_PEER_FAULT;
+	if (st != REFMDEV_DMA_ST_OK) {
+		dma_resv_unlock(resv);
+		return st;
 	}
 	*pages = win->pages + ((addr - win->iova) >> PAGE_SHIFT);
 	return REFMDEV_DMA_ST_OK;
@@ -201,7 +230,27 @@ static bool window_overlaps(struct refmdev *rd, u64 iova, u64 last)
 	return false;
 }
 
-static int window_attach(struct refmdev *rd, struct refmdev_p2p_window *req)
+/* Caller holds windows.lock; the slot is in use. */
+static void window_release(struct refmdev_window *win)
+{
+	struct dma_buf *dmabuf = win->dmabuf;
+
+	dma_resv_lock(dmabuf->resv, NULL);
+	window_unmap(win);
+	dma_resv_unlock(dmabuf->resv);
+	dma_buf_detach(dmabuf, win->attach);
+	win->attach = NULL;
+	win->dmabuf = NULL;
+	dma_buf_put(dmabuf);
+}
+
+/*
+ * The reply is written under windows.lock, so that an attach whose
+ * caller cannot learn about it is undone before anyone else can see the
+ * slot (windows.lock comes before mmap_lock, as for the engine's pins).
+ */
+static int window_attach(struct refmdev *rd, struct refmdev_p2p_window *req,
+			 struct refmdev_p2p_window __user *uarg)
 {
 	struct dma_buf_attachment *attach;
 	struct refmdev_window *win;
@@ -211,6 +260,9 @@ static int window_attach(struct refmdev *rd, struct refmdev_p2p_window *req)
 
 	if (!PAGE_ALIGNED(req->iova))
 		return -EINVAL;
+	/* Bounce buffers would give the engine copies, not the memory. */
+	if (is_swiotlb_force_bounce(refmdev_dev(rd)))
+		return -EOPNOTSUPP;
 	dmabuf = dma_buf_get(req->dmabuf_fd);
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
@@ -239,6 +291,7 @@ static int window_attach(struct refmdev *rd, struct refmdev_p2p_window *req)
 	win->dmabuf = dmabuf;
 	win->iova = req->iova;
 	win->size = dmabuf->size;
+	win->writable = dmabuf->file->f_mode & FMODE_WRITE;
 	win->sgt = NULL;
 	win->pages = NULL;
 	win->revoked = false;
@@ -252,6 +305,11 @@ static int window_attach(struct refmdev *rd, struct refmdev_p2p_window *req)
 	}
 	win->attach = attach;	/* the slot now owns the dma-buf reference */
 	req->size = win->size;
+	if (copy_to_user(uarg, req, sizeof(*req))) {
+		window_release(win);
+		mutex_unlock(&rd->windows.lock);
+		return -EFAULT;
+	}
 	mutex_unlock(&rd->windows.lock);
 	return 0;
 
@@ -260,20 +318,6 @@ err_unlock:
 err_put:
 	dma_buf_put(dmabuf);
 	return ret;
-}
-
-/* Caller holds windows.lock; the slot is in use. */
-static void window_release(struct refmdev_window *win)
-{
-	struct dma_buf *dmabuf = win->dmabuf;
-
-	dma_resv_lock(dmabuf->resv, NULL);
-	window_unmap(win);
-	dma_resv_unlock(dmabuf->resv);
-	dma_buf_detach(dmabuf, win->attach);
-	win->attach = NULL;
-	win->dmabuf = NULL;
-	dma_buf_put(dmabuf);
 }
 
 static int window_detach(struct refmdev *rd, struct refmdev_p2p_window *req)
@@ -332,8 +376,7 @@ long refmdev_window_ioctl(struct refmdev *rd, unsigned int cmd,
 
 	switch (cmd) {
 	case REFMDEV_P2P_WINDOW_ATTACH:
-		ret = window_attach(rd, &req);
-		break;
+		return window_attach(rd, &req, uarg);
 	case REFMDEV_P2P_WINDOW_DETACH:
 		return window_detach(rd, &req);
 	case REFMDEV_P2P_WINDOW_QUERY:
@@ -343,12 +386,8 @@ long refmdev_window_ioctl(struct refmdev *rd, unsigned int cmd,
 	default:
 		return -ENOTTY;
 	}
-	if (!ret && copy_to_user(uarg, &req, sizeof(req))) {
-		/* An attach the caller cannot learn about is undone. */
-		if (cmd == REFMDEV_P2P_WINDOW_ATTACH)
-			window_detach(rd, &req);
+	if (!ret && copy_to_user(uarg, &req, sizeof(req)))
 		ret = -EFAULT;
-	}
 	return ret;
 }
 

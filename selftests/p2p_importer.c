@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "importer/refmdev_test_importer.h"
@@ -479,6 +480,75 @@ TEST(memory_decode_off_revokes_until_set)
 	h2 = imp_attach(imp, buf);
 	ASSERT_EQ(imp_map(imp, h2), 0);
 	assert_reads(imp, h2, pat, SZ_1M);
+	free(pat);
+}
+
+static long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * An importer that is notified but keeps its mapping (it breaks the
+ * dynamic-importer contract, as a pinned RDMA registration does). The
+ * reset must still return, after refmdev's bounded wait (5 s, give or
+ * take a slow VM), and that importer must still read live memory: the
+ * old pages, which its mapping keeps referenced; the device has new
+ * ones. On the debug kernel KASAN watches those reads.
+ */
+TEST(importer_ignoring_notifications_cannot_hang_revocation)
+{
+	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
+	__u8 *pat = fill_bar2(d, SZ_1M, 21);
+	int buf = dmabuf_export(d, 0, SZ_1M);
+	int imp = importer_open();
+	int h = imp_attach_raw(imp, buf, REFMDEV_TI_ATTACH_DYNAMIC |
+			       REFMDEV_TI_ATTACH_IGNORE_NOTIFY, NULL);
+	__u32 good = imp_attach(imp, buf);
+	struct refmdev_ti_query q;
+	long start, took;
+	int i;
+
+	ASSERT_TRUE(h > 0);
+	ASSERT_EQ(imp_map(imp, h), 0);
+	ASSERT_EQ(imp_map(imp, good), 0);
+	/* More stubborn importers: the bound is per call, not per buffer. */
+	for (i = 1; i <= 7; i++) {
+		int more = imp_attach_raw(imp, dmabuf_export(d, i * PAGE, PAGE),
+					  REFMDEV_TI_ATTACH_DYNAMIC |
+					  REFMDEV_TI_ATTACH_IGNORE_NOTIFY, NULL);
+
+		ASSERT_TRUE(more > 0);
+		ASSERT_EQ(imp_map(imp, more), 0);
+	}
+
+	start = mono_ms();
+	ASSERT_OK(ioctl(d->device, VFIO_DEVICE_RESET));
+	took = mono_ms() - start;
+	ktap_info("reset with 8 stubborn importers took %ld ms", took);
+	/* 8 x 5 s if each buffer had its own bound. */
+	if (took < 4500 || took > 15000)
+		FAIL("reset took %ld ms; the bound is 5 s for the whole call",
+		     took);
+
+	/* The well-behaved one let go; the other was told but kept it. */
+	assert_revoked(imp, good, 1);
+	q = imp_query(imp, h);
+	ASSERT_TRUE(q.notifications >= 1);
+	ASSERT_EQ(q.mapped, 1);
+	assert_reads(imp, h, pat, SZ_1M);	/* old, still alive */
+
+	/* The device and the other importer are on the new memory. */
+	ASSERT_EQ(imp_map(imp, good), 0);
+	assert_reads_zeros(imp, good, SZ_1M);
+
+	/* Once it lets go, it maps the new memory like anyone. */
+	ASSERT_EQ(imp_unmap(imp, h), 0);
+	ASSERT_EQ(imp_map(imp, h), 0);
+	assert_reads_zeros(imp, h, SZ_1M);
 	free(pat);
 }
 

@@ -628,6 +628,43 @@ TEST(copy_guest_to_window)
 	ASSERT_EQ(vm_locked_kib(), base);
 }
 
+/*
+ * A dma-buf exported O_RDONLY gives a read-only window: B may read A's
+ * memory through it but not write (REFMDEV_DMA_ST_READ_ONLY, nothing
+ * written), whoever holds the fd. The exporter also refuses a writable
+ * mapping to any importer of such a buffer.
+ */
+TEST(read_only_export_gives_read_only_window)
+{
+	struct p2p *p = p2p_setup();
+	struct vfio_region_dma_range r = { .offset = 0, .length = 64 * KIB };
+	__u8 *src = p->src->va, *dst = p->dst->va;
+	int ro = dmabuf_export_raw(p->a, BAR2, O_RDONLY | O_CLOEXEC, 0, &r, 1,
+				   0);
+	size_t i;
+
+	ASSERT_TRUE(ro >= 0);
+	ktap_defer(close_fd, (void *)(long)ro);
+	ASSERT_EQ(window_attach_raw(p->b, 1, ro, WIN2_IOVA, NULL), 0);
+	fill_random(p->bar, 64 * KIB, 31);
+	fill_random(src, 8 * KIB, 32);
+
+	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN2_IOVA + 100, 4096, COPY),
+		  REFMDEV_DMA_ST_READ_ONLY);
+	ASSERT_EQ(dma_run(p->ring, 0xabcdefull, WIN2_IOVA, 16, FILL),
+		  REFMDEV_DMA_ST_READ_ONLY);
+	ASSERT_EQ(dma_run(p->ring, WIN2_IOVA + 5, DST_IOVA, 8 * KIB, COPY),
+		  ST_OK);
+	for (i = 0; i < 8 * KIB; i++)
+		if (dst[i] != p->bar[5 + i])
+			FAIL("read through the window: byte %zu", i);
+	/* Nothing the refused descriptors aimed at changed. */
+	ASSERT_TRUE(memcmp(p->bar + 100, src, 16) != 0);
+	/* The writable window on the same memory still writes. */
+	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA, 16, COPY), ST_OK);
+	ASSERT_EQ(memcmp(p->bar + BUF_OFF, src, 16), 0);
+}
+
 TEST(copy_window_to_guest)
 {
 	static const __u32 lens[] = {

@@ -72,6 +72,7 @@ struct rti_handle {
 	struct dma_buf *dmabuf;
 	struct dma_buf_attachment *attach;
 	bool dynamic;
+	bool ignore_notify;
 	/* Protected by dmabuf->resv. */
 	struct sg_table *sgt;		/* the current mapping, or NULL */
 	u32 notifications;
@@ -87,7 +88,7 @@ static void rti_move_notify(struct dma_buf_attachment *attach)
 
 	dma_resv_assert_held(attach->dmabuf->resv);
 	h->notifications++;
-	if (h->sgt) {
+	if (h->sgt && !h->ignore_notify) {
 		dma_buf_unmap_attachment(attach, h->sgt, DMA_BIDIRECTIONAL);
 		h->sgt = NULL;
 	}
@@ -159,13 +160,16 @@ static long rti_attach(struct rti_file *f, void __user *argp)
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
-	if ((arg.flags & ~REFMDEV_TI_ATTACH_DYNAMIC) || arg.reserved)
+	if ((arg.flags & ~(REFMDEV_TI_ATTACH_DYNAMIC |
+			   REFMDEV_TI_ATTACH_IGNORE_NOTIFY)) || arg.reserved ||
+	    arg.flags == REFMDEV_TI_ATTACH_IGNORE_NOTIFY)
 		return -EINVAL;
 
 	h = kzalloc(sizeof(*h), GFP_KERNEL);
 	if (!h)
 		return -ENOMEM;
 	h->dynamic = arg.flags & REFMDEV_TI_ATTACH_DYNAMIC;
+	h->ignore_notify = arg.flags & REFMDEV_TI_ATTACH_IGNORE_NOTIFY;
 	h->dmabuf = dma_buf_get(arg.dmabuf_fd);
 	if (IS_ERR(h->dmabuf)) {
 		ret = PTR_ERR(h->dmabuf);

@@ -46,6 +46,13 @@
 #define REFMDEV_TI_MAX_HANDLES		4096
 
 #define REFMDEV_TI_ATTACH_DYNAMIC	0x1u
+/*
+ * With DYNAMIC: count notifications but keep the mapping, as an importer
+ * that breaks the dynamic-importer contract (or a pinned RDMA
+ * registration) does. The exporter must neither hang nor free memory
+ * this mapping still reaches.
+ */
+#define REFMDEV_TI_ATTACH_IGNORE_NOTIFY	0x2u
 
 struct refmdev_ti_attach {
 	__s32 dmabuf_fd;	/* in */
