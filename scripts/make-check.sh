@@ -87,10 +87,11 @@ run_suite()
 
 	# The guest's KTAP streams through as the tests run. vm-run.sh's own
 	# modules plus vgem, the importer selftests/p2p_vgem offers our
-	# dma-bufs to.
+	# dma-bufs to. Its messages go through the same pipe: tr buffers, and
+	# a "vm-run:" line written around it landed inside a KTAP result line.
 	"$top/scripts/vm-run.sh" -k "$kdir" -p "$dir/payload" -l "$dir/vm" \
 		-t "${VM_TIMEOUT:-1800}" -m "vfio vfio_iommu_type1 mdev vfio-pci vgem" \
-		-- "T='$T' ./run-guest.sh" | tr -d '\r'
+		-- "T='$T' ./run-guest.sh" 2>&1 | tr -d '\r'
 	vm_status=${PIPESTATUS[0]}
 	{
 		if [ "$vm_status" -eq 91 ]; then
