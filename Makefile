@@ -57,6 +57,7 @@ deps:
 
 userspace: $(addprefix $(BUILD)/selftests/,$(SELFTESTS)) \
 	   $(addprefix $(BUILD)/samples/,$(SAMPLES)) \
+	   $(BUILD)/samples/refmdev-guest-test \
 	   $(addprefix $(BUILD)/bench/,$(BENCHES))
 
 $(BUILD)/selftests/%: $(TOP)/selftests/%.c $(TESTLIB) $(TESTLIB_H)
@@ -76,6 +77,13 @@ $(BUILD)/selftests/p2p_vgem: $(TOP)/selftests/p2p_vgem.c $(TESTLIB) $(TESTLIB_H)
 $(BUILD)/samples/%: $(TOP)/samples/%.c $(SAMPLELIB) $(SAMPLELIB_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(USER_CFLAGS) -I$(TOP)/samples/lib -o $@ $< $(SAMPLELIB)
+
+# The nested-VM guest's test program (samples/guest/: the guest driver
+# refmdev_guest.ko is built by scripts/build-guest-module.sh).
+$(BUILD)/samples/refmdev-guest-test: $(TOP)/samples/guest/refmdev-guest-test.c \
+		$(TOP)/samples/guest/refmdev_guest.h $(TOP)/include/uapi/linux/refmdev.h
+	@mkdir -p $(dir $@)
+	$(CC) $(USER_CFLAGS) -pthread -o $@ $<
 
 $(BUILD)/bench/%: $(TOP)/bench/%.c $(BENCHLIB) $(TESTLIB_H)
 	@mkdir -p $(dir $@)
