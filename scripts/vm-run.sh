@@ -4,13 +4,17 @@
 # vm-run.sh - boot a kernel in QEMU with a payload, run one command in it,
 # and report what happened.
 #
-#   vm-run.sh -k KERNEL_DIR -p PAYLOAD_DIR -l LOG_DIR [-t TIMEOUT] [-m MODS] -- CMD
+#   vm-run.sh -k KERNEL_DIR -p PAYLOAD_DIR -l LOG_DIR [-t TIMEOUT] [-m MODS] [-q] -- CMD
 #
 # KERNEL_DIR is what fetch-kernel.sh prints (vmlinuz, root/lib/modules).
 # PAYLOAD_DIR is copied to /payload in the guest, and CMD runs there with
 # /bin/sh. MODS is a space-separated list of the distribution's modules to
 # load first (dependencies are resolved on the host). Any *.ko directly in
 # PAYLOAD_DIR is loaded after them and must unload cleanly at the end.
+# -q also puts the host's qemu-system-x86_64 (with its libraries, TCG
+# module and the firmware a -kernel boot needs) and KVM's modules (listed
+# in /etc/vmrun/nested-modules, not loaded) into the guest, and gives a TCG
+# guest AMD-V with nested paging, so that CMD can start a nested guest.
 #
 # The guest is a QEMU q35 machine with intel-iommu and QEMU's edu device,
 # 2 vCPUs, running from a busybox initramfs built here. Three serial ports
@@ -26,14 +30,16 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 : "${CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/refmdev}"
 
 kdir="" payload="" logdir="" timeout=900 mods="vfio vfio_iommu_type1 mdev vfio-pci"
+nested=""
 mem=${VM_MEM:-2048}
-while getopts "k:p:l:t:m:" opt; do
+while getopts "k:p:l:t:m:q" opt; do
 	case $opt in
 	k) kdir=$OPTARG ;;
 	p) payload=$OPTARG ;;
 	l) logdir=$OPTARG ;;
 	t) timeout=$OPTARG ;;
 	m) mods=$OPTARG ;;
+	q) nested=1 ;;
 	*) exit 2 ;;
 	esac
 done
@@ -77,6 +83,22 @@ copy_with_libs()
 }
 copy_with_libs "$(command -v mdevctl)"
 
+# -q: QEMU for a nested guest. Its accelerator is a loadable module, and
+# it looks for firmware in its build-time search path; the nested guest
+# is started with -nodefaults, no NIC and no display, so SeaBIOS and the
+# option ROMs of a -kernel boot are all it needs (no VGA BIOS, no iPXE).
+if [ -n "$nested" ]; then
+	qemu=$(command -v qemu-system-x86_64)
+	copy_with_libs "$qemu"
+	qmod=/usr/lib/x86_64-linux-gnu/qemu
+	mkdir -p "$stage$qmod" "$stage/usr/share/qemu" "$stage/usr/share/seabios"
+	cp "$qmod/accel-tcg-x86_64.so" "$stage$qmod/"
+	cp /usr/share/seabios/bios-256k.bin "$stage/usr/share/seabios/"
+	for f in linuxboot_dma.bin kvmvapic.bin; do
+		cp "/usr/share/qemu/$f" "$stage/usr/share/qemu/"
+	done
+fi
+
 # Distribution modules, dependencies first, decompressed so busybox insmod
 # can load them.
 find_module()
@@ -112,6 +134,18 @@ for m in $mods; do
 	add_module "$m"
 done
 printf '%s\n' "${order[@]}" > "$stage/etc/vmrun/modules"
+# -q: KVM as well, for a nested guest that runs at the speed of this VM
+# instead of TCG inside TCG (minutes per boot). The command loads it if it
+# wants it: which of the two works depends on the CPU, so it is not in the
+# list above whose failures fail the run.
+if [ -n "$nested" ]; then
+	base=("${order[@]}")
+	order=()
+	add_module kvm_amd
+	add_module kvm_intel
+	printf '%s\n' "${order[@]}" > "$stage/etc/vmrun/nested-modules"
+	order=("${base[@]}")
+fi
 
 cp -a "$payload/." "$stage/payload/"
 : > "$stage/etc/vmrun/ours"
@@ -184,6 +218,9 @@ machine="q35"
 # code explains (garbage EFLAGS, wild accesses in early boot interrupt
 # handling); qemu64 is TCG's own, most exercised model. KVM takes the host.
 cpu=qemu64
+# For -q, TCG's AMD-V model with nested paging: KVM in this guest then
+# runs a nested guest without shadowing its page tables.
+[ -n "$nested" ] && cpu=qemu64,+npt
 [ "$accel" = kvm ] && cpu=host
 
 boot_once()
