@@ -78,23 +78,6 @@ static int feature_ioctl(struct vfio_dev *d, __u32 feat_flags, __u32 argsz,
 	return ret;
 }
 
-static void close_fd(void *arg)
-{
-	close((int)(long)arg);
-}
-
-/* Export @n ranges of BAR2; the fd is closed when the test ends. */
-static int export_ranges(struct vfio_dev *d, __u32 open_flags,
-			 const struct vfio_region_dma_range *r, __u32 n)
-{
-	int fd = dmabuf_export_raw(d, MEM, open_flags, 0, r, n, 0);
-
-	if (fd < 0)
-		FAIL("export of %u ranges: %s", n, strerror(-fd));
-	ktap_defer(close_fd, (void *)(long)fd);
-	return fd;
-}
-
 static int dmabuf_sync(int fd, __u64 flags)
 {
 	struct dma_buf_sync sync = { .flags = flags };
@@ -167,17 +150,6 @@ static void assert_zero(const __u8 *p, size_t len, const char *what)
 	for (i = 0; i < len; i++)
 		if (p[i])
 			FAIL("%s: byte 0x%zx is 0x%02x, not 0", what, i, p[i]);
-}
-
-static void assert_same(const __u8 *got, const __u8 *want, size_t len,
-			const char *what)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (got[i] != want[i])
-			FAIL("%s: byte 0x%zx is 0x%02x, expected 0x%02x", what,
-			     i, got[i], want[i]);
 }
 
 static __u8 *xmalloc(size_t len)

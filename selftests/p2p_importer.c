@@ -35,11 +35,6 @@
 #define RW_CLOEXEC	(O_RDWR | O_CLOEXEC)
 #define DEVCTL		(REFMDEV_CFG_EXP_CAP + PCI_EXP_DEVCTL)
 
-static void close_fd(void *arg)
-{
-	close((int)(long)arg);
-}
-
 /* A new importer file; closing it at test end detaches all it has. */
 static int importer_open(void)
 {
@@ -186,18 +181,6 @@ static __u8 *fill_bar2(struct vfio_dev *d, size_t size, unsigned int seed)
 	fill_random(buf, size, seed);
 	ASSERT_EQ(region_pwrite(d, MEM, buf, size, 0), size);
 	return buf;
-}
-
-/* Export ranges; the fd is closed at test end. */
-static int export_ranges(struct vfio_dev *d,
-			 const struct vfio_region_dma_range *r, __u32 n)
-{
-	int fd = dmabuf_export_raw(d, MEM, RW_CLOEXEC, 0, r, n, 0);
-
-	if (fd < 0)
-		FAIL("export of %u ranges: %s", n, strerror(-fd));
-	ktap_defer(close_fd, (void *)(long)fd);
-	return fd;
 }
 
 static void set_memory_decode(struct vfio_dev *d, bool on)
@@ -367,7 +350,7 @@ TEST(multi_range_export_is_the_ranges_concatenated)
 	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
 	__u8 *pat = fill_bar2(d, SZ_1M, 2);
 	__u8 *want = malloc(SZ_1M), val = 0x5a;
-	int buf = export_ranges(d, r, ARRAY_SIZE(r));
+	int buf = export_ranges(d, RW_CLOEXEC, r, ARRAY_SIZE(r));
 	int imp = importer_open();
 	size_t size = 0;
 	unsigned int i;

@@ -12,17 +12,16 @@
  * here.
  */
 #include <linux/pci_regs.h>
-#include <dirent.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "dma_util.h"
+#include "edu_util.h"
 #include "ktap.h"
+#include "p2p_util.h"
 
 #define SRC_IOVA	0x10000000ull	/* B's guest memory, sources */
 #define DST_IOVA	0x40000000ull	/* B's guest memory, destinations */
@@ -35,33 +34,6 @@
 #define FILL		REFMDEV_DMA_OP_FILL
 #define GUARD		0x5a
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void bar_read(struct vfio_dev *d, void *buf, size_t len, __u64 off)
-{
-	ssize_t n = region_pread(d, BAR2, buf, len, off);
-
-	if (n != (ssize_t)len)
-		FAIL("read of BAR2 [0x%llx, +0x%zx): %s", (unsigned long long)off,
-		     len, n < 0 ? strerror(errno) : "short");
-}
-
-static void bar_write(struct vfio_dev *d, const void *buf, size_t len,
-		      __u64 off)
-{
-	ssize_t n = region_pwrite(d, BAR2, buf, len, off);
-
-	if (n != (ssize_t)len)
-		FAIL("write of BAR2 [0x%llx, +0x%zx): %s", (unsigned long long)off,
-		     len, n < 0 ? strerror(errno) : "short");
-}
-
 /* All of @d's BAR2 must be @want. */
 static void expect_bar(struct vfio_dev *d, const __u8 *want, size_t size,
 		       const char *what)
@@ -70,7 +42,7 @@ static void expect_bar(struct vfio_dev *d, const __u8 *want, size_t size,
 	size_t i;
 
 	ASSERT_TRUE(got);
-	bar_read(d, got, size, 0);
+	bar2_read(d, got, size, 0);
 	for (i = 0; i < size; i++)
 		if (got[i] != want[i])
 			FAIL("%s: A's BAR2 byte 0x%zx is 0x%02x, expected 0x%02x",
@@ -162,7 +134,7 @@ TEST(peer_dma_reaches_bar)
 
 	ASSERT_TRUE(want);
 	memset(want, GUARD, p->size);
-	bar_write(p->a, want, p->size, 0);
+	bar2_write(p->a, want, p->size, 0);
 	for (i = 0; i < ARRAY_SIZE(lens); i++)
 		for (j = 0; j < ARRAY_SIZE(offs); j++)
 			check_to_peer(p, want, (i * 13 + j) % 4096, offs[j],
@@ -172,7 +144,7 @@ TEST(peer_dma_reaches_bar)
 
 	/* The other way: A's BAR2 as the source. */
 	fill_random(want, p->size, 99);
-	bar_write(p->a, want, p->size, 0);
+	bar2_write(p->a, want, p->size, 0);
 	memset(dst, GUARD, GUEST_SIZE);
 	ASSERT_EQ(run(p, PEER_IOVA + 3, DST_IOVA + 1, p->size - 3, COPY),
 		  REFMDEV_DMA_ST_OK);
@@ -185,7 +157,7 @@ TEST(peer_dma_reaches_bar)
 	for (i = 0; i < 9; i++)
 		want[4093 + i] = 0x1122334455667788ull >> (8 * (i % 8));
 	fill_random(dst, 10000, 5);
-	bar_write(p->b, dst, 10000, 0);
+	bar2_write(p->b, dst, 10000, 0);
 	ASSERT_EQ(run(p, 0, PEER_IOVA + 8192, 10000,
 		      COPY | REFMDEV_DMA_F_SRC_DEVMEM), REFMDEV_DMA_ST_OK);
 	memcpy(want + 8192, dst, 10000);
@@ -201,7 +173,7 @@ TEST(exporter_reset_moves_peer_to_new_memory)
 
 	ASSERT_TRUE(want);
 	memset(want, GUARD, p->size);
-	bar_write(p->a, want, p->size, 0);
+	bar2_write(p->a, want, p->size, 0);
 	check_to_peer(p, want, 0, 0, p->size, 1);
 	for (round = 0; round < 3; round++) {
 		__u64 off = 4096 * 7 + 5 + round * 100000;
@@ -239,7 +211,7 @@ TEST(exporter_decode_off_faults_peer_dma)
 
 	ASSERT_TRUE(want);
 	memset(want, GUARD, p->size);
-	bar_write(p->a, want, p->size, 0);
+	bar2_write(p->a, want, p->size, 0);
 	check_to_peer(p, want, 0, 4096, 5000, 1);
 
 	cfg_write(p->a, PCI_COMMAND, 2, PCI_COMMAND_MASTER);
@@ -268,7 +240,7 @@ TEST(unmap_peer_range_while_idle)
 
 	ASSERT_TRUE(want);
 	memset(want, GUARD, p->size);
-	bar_write(p->a, want, p->size, 0);
+	bar2_write(p->a, want, p->size, 0);
 	check_to_peer(p, want, 0, 0, 4096, 1);
 	ASSERT_OK(dma_unmap_raw(p->b, PEER_IOVA, p->size, 0));
 	p->mapped = false;
@@ -310,83 +282,8 @@ TEST(unmap_peer_range_while_idle)
 #define EDU_PEER_IOVA		0x02000000ull
 #define EDU_GUEST_SIZE		(64u * 1024)
 
-static char edu_bdf[256];
-
-static void edu_release(void *arg)
-{
-	char path[PATH_MAX];
-
-	(void)arg;
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind",
-		 edu_bdf);
-	sysfs_write(path, edu_bdf);
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override",
-		 edu_bdf);
-	sysfs_write(path, "\n");
-}
-
-static bool is_edu(const char *bdf)
-{
-	char path[PATH_MAX], val[32];
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", bdf);
-	if (sysfs_read(path, val, sizeof(val)) || strcmp(val, "0x1234"))
-		return false;
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", bdf);
-	return !sysfs_read(path, val, sizeof(val)) && !strcmp(val, "0x11e8");
-}
-
-/* Hand edu to vfio-pci (through driver_override); its IOMMU group. */
-static int edu_to_vfio_pci(void)
-{
-	char path[PATH_MAX], link[PATH_MAX];
-	struct dirent *de;
-	DIR *dir;
-	ssize_t n;
-
-	dir = opendir("/sys/bus/pci/devices");
-	if (!dir)
-		SKIP("no PCI devices in this VM");
-	edu_bdf[0] = '\0';
-	while ((de = readdir(dir)))
-		if (de->d_name[0] != '.' && is_edu(de->d_name))
-			snprintf(edu_bdf, sizeof(edu_bdf), "%s", de->d_name);
-	closedir(dir);
-	if (!edu_bdf[0])
-		SKIP("QEMU's edu device (1234:11e8) is not in this VM");
-	if (!path_exists("/sys/bus/pci/drivers/vfio-pci"))
-		SKIP("vfio-pci is not loaded");
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override",
-		 edu_bdf);
-	ASSERT_EQ(sysfs_write(path, "vfio-pci"), 0);
-	ktap_defer(edu_release, NULL);
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", edu_bdf);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n > 0) {
-		/* Bound to something else: take it away first. */
-		link[n] = '\0';
-		if (!strstr(link, "/vfio-pci")) {
-			snprintf(link, sizeof(link),
-				 "/sys/bus/pci/devices/%s/driver/unbind", edu_bdf);
-			ASSERT_EQ(sysfs_write(link, edu_bdf), 0);
-		}
-	}
-	if (!path_exists(path))
-		ASSERT_EQ(sysfs_write("/sys/bus/pci/drivers_probe", edu_bdf), 0);
-	n = readlink(path, link, sizeof(link) - 1);
-	ASSERT_TRUE(n > 0);
-	link[n] = '\0';
-	ASSERT_TRUE(strstr(link, "/vfio-pci"));
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group",
-		 edu_bdf);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n <= 0)
-		SKIP("edu has no IOMMU group");
-	link[n] = '\0';
-	return atoi(strrchr(link, '/') + 1);
-}
+/* edu's PCI address, from edu_to_vfio_pci(&edu_bdf). */
+static const char *edu_bdf;
 
 /* One container, edu's and A's groups in it, and both devices open. */
 static struct {
@@ -422,21 +319,6 @@ static void shared_close(void *arg)
 	if (sh.guest)
 		munmap(sh.guest, EDU_GUEST_SIZE);
 	sh.guest = NULL;
-}
-
-static int open_group(int number)
-{
-	struct vfio_group_status st = { .argsz = sizeof(st) };
-	char path[64];
-	int fd;
-
-	snprintf(path, sizeof(path), "/dev/vfio/%d", number);
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		FAIL("open %s: %s", path, strerror(errno));
-	ASSERT_OK(ioctl(fd, VFIO_GROUP_GET_STATUS, &st));
-	ASSERT_TRUE(st.flags & VFIO_GROUP_FLAGS_VIABLE);
-	return fd;
 }
 
 static void get_regions(struct vfio_dev *d)
@@ -497,8 +379,8 @@ static void shared_open(int edu_group, const char *uuid)
 	ktap_defer(shared_close, NULL);
 	sh.container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
 	ASSERT_TRUE(sh.container >= 0);
-	sh.edu_group = open_group(edu_group);
-	sh.a_group = open_group(mdev_group_number(uuid));
+	sh.edu_group = vfio_group_open(edu_group);
+	sh.a_group = vfio_group_open(mdev_group_number(uuid));
 	ASSERT_OK(ioctl(sh.edu_group, VFIO_GROUP_SET_CONTAINER, &sh.container));
 	ASSERT_OK(ioctl(sh.container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
 	ASSERT_OK(ioctl(sh.a_group, VFIO_GROUP_SET_CONTAINER, &sh.container));
@@ -517,7 +399,7 @@ static void shared_open(int edu_group, const char *uuid)
 
 TEST(edu_dma_into_bar_mmap_then_removal)
 {
-	int edu_group = edu_to_vfio_pci();
+	int edu_group = edu_to_vfio_pci(&edu_bdf);
 	long avail = mdev_available(TYPE_1M), base, guest_kib, bar_kib;
 	const char *uuid = mdev_create(TYPE_1M);
 	__u8 *want = calloc(1, MIB), *guest;
@@ -598,7 +480,7 @@ TEST(edu_dma_into_bar_mmap_then_removal)
 
 TEST(engine_into_edu_bar_is_refused)
 {
-	int edu_group = edu_to_vfio_pci();
+	int edu_group = edu_to_vfio_pci(&edu_bdf);
 	const char *uuid = mdev_create(TYPE_1M);
 	struct dma_ring *r;
 	struct guest_mem *g;

@@ -63,11 +63,6 @@ int libdrm_close_buffer_handle(int fd, uint32_t handle)
 #define DRI		"/dev/dri"
 #define HEAP		"/dev/dma_heap/system"
 
-static void close_fd(void *arg)
-{
-	close((int)(long)arg);
-}
-
 /* The first /dev/dri node named @prefix* whose driver is vgem, or -1. */
 static int find_vgem_node(const char *prefix)
 {
@@ -155,17 +150,6 @@ static int open_vgem(bool render)
 	}
 	ktap_defer(close_fd, (void *)(long)fd);
 	return fd;
-}
-
-static void assert_same(const __u8 *got, const __u8 *want, size_t len,
-			const char *what)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (got[i] != want[i])
-			FAIL("%s: byte 0x%zx is 0x%02x, expected 0x%02x", what,
-			     i, got[i], want[i]);
 }
 
 TEST(vgem_nodes)

@@ -22,7 +22,6 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "dma_util.h"
@@ -52,38 +51,6 @@
 #define DECODE_ON	(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)
 #define DECODE_OFF	PCI_COMMAND_MASTER
 
-static long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void close_fd(void *arg)
-{
-	close((int)(long)arg);
-}
-
-static void bar_read(struct vfio_dev *d, void *buf, size_t len, __u64 off)
-{
-	ssize_t n = region_pread(d, BAR2, buf, len, off);
-
-	if (n != (ssize_t)len)
-		FAIL("read of BAR2 [0x%llx, +0x%zx): %s", (unsigned long long)off,
-		     len, n < 0 ? strerror(errno) : "short");
-}
-
-static void bar_write(struct vfio_dev *d, const void *buf, size_t len,
-		      __u64 off)
-{
-	ssize_t n = region_pwrite(d, BAR2, buf, len, off);
-
-	if (n != (ssize_t)len)
-		FAIL("write of BAR2 [0x%llx, +0x%zx): %s", (unsigned long long)off,
-		     len, n < 0 ? strerror(errno) : "short");
-}
-
 static void bar_fill(struct vfio_dev *d, __u8 val)
 {
 	size_t len = d->size[BAR2];
@@ -91,7 +58,7 @@ static void bar_fill(struct vfio_dev *d, __u8 val)
 
 	ASSERT_TRUE(buf);
 	memset(buf, val, len);
-	bar_write(d, buf, len, 0);
+	bar2_write(d, buf, len, 0);
 	free(buf);
 }
 
@@ -105,18 +72,6 @@ static void exporter_flr(struct vfio_dev *d)
 	unsigned int devctl = REFMDEV_CFG_EXP_CAP + PCI_EXP_DEVCTL;
 
 	cfg_write(d, devctl, 2, cfg_read(d, devctl, 2) | PCI_EXP_DEVCTL_BCR_FLR);
-}
-
-/* Export @n ranges of @d's BAR2, O_RDWR | O_CLOEXEC; closed at test end. */
-static int export_ranges(struct vfio_dev *d,
-			 const struct vfio_region_dma_range *r, __u32 n)
-{
-	int fd = dmabuf_export_raw(d, BAR2, O_RDWR | O_CLOEXEC, 0, r, n, 0);
-
-	if (fd < 0)
-		FAIL("export of %u ranges: %s", n, strerror(-fd));
-	ktap_defer(close_fd, (void *)(long)fd);
-	return fd;
 }
 
 /* A window request with everything valid; tests spoil one field. */
@@ -241,7 +196,7 @@ static struct p2p *p2p_setup_ranges(const struct vfio_region_dma_range *r,
 		      p->a->device, p->a->offset[BAR2]);
 	ASSERT_TRUE(p->bar != MAP_FAILED);
 	ktap_defer(unmap_bar, p);
-	p->buf = export_ranges(p->a, r, n);
+	p->buf = export_ranges(p->a, O_RDWR | O_CLOEXEC, r, n);
 	memcpy(p->ranges, r, n * sizeof(*r));
 	p->nranges = n;
 	p->size = 0;
@@ -294,7 +249,7 @@ static void expect_bar(struct p2p *p, const __u8 *want, const char *what)
 	size_t i;
 
 	ASSERT_TRUE(got);
-	bar_read(p->a, got, p->bar_size, 0);
+	bar2_read(p->a, got, p->bar_size, 0);
 	for (i = 0; i < p->bar_size; i++)
 		if (got[i] != want[i])
 			FAIL("%s: A's BAR2 byte 0x%zx is 0x%02x, expected 0x%02x",
@@ -330,7 +285,7 @@ static void check_to_window(struct p2p *p, size_t so, __u64 woff, __u32 len,
 	snprintf(what, sizeof(what), "guest +0x%zx -> window +0x%llx, %u bytes",
 		 so, (unsigned long long)woff, len);
 	memset(want, GUARD, p->bar_size);
-	bar_write(p->a, want, p->bar_size, 0);
+	bar2_write(p->a, want, p->bar_size, 0);
 	fill_random(src + so, len, seed);
 	ASSERT_EQ(dma_run(p->ring, SRC_IOVA + so, WIN_IOVA + woff, len, COPY),
 		  ST_OK);
@@ -351,7 +306,7 @@ static void check_from_window(struct p2p *p, __u64 woff, size_t doff,
 	snprintf(what, sizeof(what), "window +0x%llx -> guest +0x%zx, %u bytes",
 		 (unsigned long long)woff, doff, len);
 	fill_random(bar, p->bar_size, seed);
-	bar_write(p->a, bar, p->bar_size, 0);
+	bar2_write(p->a, bar, p->bar_size, 0);
 	memset(p->dst->va, GUARD, p->dst->size);
 	memset(want, GUARD, p->dst->size);
 	ASSERT_EQ(dma_run(p->ring, WIN_IOVA + woff, DST_IOVA + doff, len, COPY),
@@ -695,7 +650,7 @@ TEST(window_and_importer_devmem)
 
 	ASSERT_TRUE(bmem && want && got);
 	fill_random(bmem, bsize, 3);
-	bar_write(p->b, bmem, bsize, 0);
+	bar2_write(p->b, bmem, bsize, 0);
 	bar_fill(p->a, GUARD);
 
 	/* B's own BAR2 into the window. */
@@ -711,11 +666,11 @@ TEST(window_and_importer_devmem)
 
 	/* And back: the window into B's BAR2, at another offset. */
 	fill_random(want, p->bar_size, 4);
-	bar_write(p->a, want, p->bar_size, 0);
+	bar2_write(p->a, want, p->bar_size, 0);
 	ASSERT_EQ(dma_run(p->ring, WIN_IOVA + 100, 600 * 1024 + 1, 123457,
 			  COPY | DST_DEVMEM), ST_OK);
 	memcpy(bmem + 600 * 1024 + 1, want + BUF_OFF + 100, 123457);
-	bar_read(p->b, got, bsize, 0);
+	bar2_read(p->b, got, bsize, 0);
 	ASSERT_EQ(memcmp(got, bmem, bsize), 0);
 	free(bmem);
 	free(want);
@@ -735,7 +690,7 @@ TEST(fill_window)
 		fill[k] = pat >> (8 * (k % 8));
 	for (i = 0; i < ARRAY_SIZE(woffs); i++) {
 		memset(want, GUARD, p->bar_size);
-		bar_write(p->a, want, p->bar_size, 0);
+		bar2_write(p->a, want, p->bar_size, 0);
 		ASSERT_EQ(dma_run(p->ring, pat, WIN_IOVA + woffs[i], 70000, FILL),
 			  ST_OK);
 		apply(p, want, woffs[i], fill, 70000);
@@ -805,9 +760,9 @@ TEST(straddling_and_two_window_descriptors)
 	ASSERT_TRUE(want && bwant && got);
 	ASSERT_EQ(window_attach_raw(p->b, 1, second, WIN2_IOVA, NULL), 0);
 	memset(want, GUARD, p->bar_size);
-	bar_write(p->a, want, p->bar_size, 0);
+	bar2_write(p->a, want, p->bar_size, 0);
 	memset(bwant, GUARD, bsize);
-	bar_write(p->b, bwant, bsize, 0);
+	bar2_write(p->b, bwant, bsize, 0);
 	memset(dst, GUARD, GUEST_SIZE);
 	fill_random(p->src->va, GUEST_SIZE, 1);
 
@@ -830,7 +785,7 @@ TEST(straddling_and_two_window_descriptors)
 		  ST_RANGE);
 	/* None of it wrote a byte anywhere. */
 	expect_bar(p, want, "after failed descriptors");
-	bar_read(p->b, got, bsize, 0);
+	bar2_read(p->b, got, bsize, 0);
 	ASSERT_EQ(memcmp(got, bwant, bsize), 0);
 	for (i = 0; i < GUEST_SIZE; i++)
 		if (dst[i] != GUARD)
@@ -865,7 +820,7 @@ TEST(window_shadows_container_mapping)
 	ASSERT_TRUE(want);
 	memset(sh, GUARD, BUF_SIZE);
 	memset(want, GUARD, p->bar_size);
-	bar_write(p->a, want, p->bar_size, 0);
+	bar2_write(p->a, want, p->bar_size, 0);
 	fill_random(src, 4096, 8);
 
 	/* While attached, the window wins over the container's mapping. */
@@ -900,9 +855,9 @@ TEST(decode_off_revokes_and_decode_on_restores)
 
 	ASSERT_TRUE(want && bmem);
 	fill_random(want, p->bar_size, 11);
-	bar_write(p->a, want, p->bar_size, 0);
+	bar2_write(p->a, want, p->bar_size, 0);
 	memset(bmem, GUARD, bsize);
-	bar_write(p->b, bmem, bsize, 0);
+	bar2_write(p->b, bmem, bsize, 0);
 	memset(dst, GUARD, GUEST_SIZE);
 	fill_random(p->src->va, GUEST_SIZE, 12);
 	ASSERT_EQ(dma_run(p->ring, WIN_IOVA, DST_IOVA, 4096, COPY), ST_OK);
@@ -932,7 +887,7 @@ TEST(decode_off_revokes_and_decode_on_restores)
 	for (i = 0; i < MIB; i++)
 		if (dst[i] != GUARD)
 			FAIL("guest byte 0x%zx written by a revoked descriptor", i);
-	bar_read(p->b, bmem, bsize, 0);
+	bar2_read(p->b, bmem, bsize, 0);
 	for (i = 0; i < bsize; i++)
 		if (bmem[i] != GUARD)
 			FAIL("B's BAR2 byte 0x%zx written by a revoked descriptor", i);
@@ -1120,7 +1075,7 @@ TEST(window_keeps_its_dmabuf)
 	ASSERT_OK(close(fd));
 	fill_random(src->va, 300, 30);
 	ASSERT_EQ(dma_run(ring, SRC_IOVA, WIN_IOVA + 4000, 300, COPY), ST_OK);
-	bar_read(a, got, 300, 4000);
+	bar2_read(a, got, 300, 4000);
 	ASSERT_EQ(memcmp(got, src->va, 300), 0);
 	/* Revocation still reaches it. */
 	set_decode(a, false);
@@ -1185,7 +1140,7 @@ TEST(four_exporters_in_one_ring)
 		memset(want + off[i], i + 1, 1 + i);
 		memcpy(want + off[i] + 1 + i, src + i * 300 * KIB + i,
 		       len[i] - 1 - i);
-		bar_read(a[i], got, MIB, 0);
+		bar2_read(a[i], got, MIB, 0);
 		if (memcmp(got, want, MIB))
 			FAIL("exporter %u's BAR2 is not what its window was given", i);
 		if (memcmp(dst + i * 300 * KIB, want + off[i], len[i]))
@@ -1215,7 +1170,7 @@ TEST(four_exporters_in_one_ring)
 	for (i = 0; i < REFMDEV_P2P_WINDOWS; i++)
 		ASSERT_EQ(dma_wait(r, desc[i]), ST_OK);
 	for (i = 0; i < REFMDEV_P2P_WINDOWS; i++) {
-		bar_read(a[i], got, 100, off[i] + 8);
+		bar2_read(a[i], got, 100, off[i] + 8);
 		ASSERT_EQ(memcmp(got, src + 100, 100), 0);
 	}
 	free(got);
@@ -1261,7 +1216,7 @@ TEST(detach_during_dma_is_a_barrier)
 		dma_doorbell(p->ring);
 		usleep(rand() % 1500);
 		ASSERT_EQ(window_detach_raw(p->b, 0), 0);
-		bar_read(p->a, snap1, len, 0);
+		bar2_read(p->a, snap1, len, 0);
 		for (j = 0; j < nd; j++) {
 			st[j] = dma_wait(p->ring, desc[j]);
 			if (st[j] == ST_OK) {
@@ -1277,7 +1232,7 @@ TEST(detach_during_dma_is_a_barrier)
 				     j, st[j]);
 			}
 		}
-		bar_read(p->a, snap2, len, 0);
+		bar2_read(p->a, snap2, len, 0);
 		if (memcmp(snap1, snap2, len))
 			FAIL("round %u: A's memory written after DETACH returned",
 			     round);
@@ -1595,9 +1550,9 @@ static void probe_self_check(struct vfio_dev *a, __u8 *bar, int p[2])
 
 	ASSERT_TRUE(snap);
 	ASSERT_EQ(vmsplice(p[1], &iov, 1, 0), SX_SIZE);
-	bar_write(a, &(__u8){ 0x88 }, 1, SX_OFF + 5);
+	bar2_write(a, &(__u8){ 0x88 }, 1, SX_OFF + 5);
 	ASSERT_OK(ioctl(a->device, VFIO_DEVICE_RESET));
-	bar_read(a, &val, 1, SX_OFF + 5);
+	bar2_read(a, &val, 1, SX_OFF + 5);
 	ASSERT_EQ(val, 0);
 	read_all(p[0], snap, SX_SIZE);
 	ASSERT_EQ(snap[5], 0x88);
@@ -1767,9 +1722,9 @@ TEST(importer_killed_while_streaming)
 		streamer = -1;
 		ASSERT_TRUE(WIFSIGNALED(streamer_status));
 		ASSERT_EQ(attached_devices(buf), 0);
-		bar_read(a, snap1, SX_SIZE, SX_OFF);
+		bar2_read(a, snap1, SX_SIZE, SX_OFF);
 		usleep(20000);
-		bar_read(a, snap2, SX_SIZE, SX_OFF);
+		bar2_read(a, snap2, SX_SIZE, SX_OFF);
 		if (memcmp(snap1, snap2, SX_SIZE))
 			FAIL("round %d: written after the importer was reaped", round);
 	}

@@ -11,98 +11,19 @@
  * device bound to vfio-pci as the container member that allows vaddr
  * updates.
  */
-#include <dirent.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "dma_util.h"
+#include "edu_util.h"
 #include "ktap.h"
 
 #define IOVA	0x10000000ull
 #define SIZE	0x100000	/* 1 MiB */
 #define RW	(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
-
-static char edu_bdf[256];
-
-static void edu_unbind(void *arg)
-{
-	char path[PATH_MAX];
-
-	(void)arg;
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind",
-		 edu_bdf);
-	sysfs_write(path, edu_bdf);
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override",
-		 edu_bdf);
-	sysfs_write(path, "\n");
-}
-
-/* Bind QEMU's edu device (1234:11e8) to vfio-pci; its IOMMU group. */
-static int edu_to_vfio_pci(void)
-{
-	char path[PATH_MAX], buf[64], link[PATH_MAX];
-	struct dirent *de;
-	DIR *dir;
-	ssize_t n;
-
-	dir = opendir("/sys/bus/pci/devices");
-	if (!dir)
-		SKIP("no PCI bus");
-	edu_bdf[0] = '\0';
-	while ((de = readdir(dir))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor",
-			 de->d_name);
-		if (sysfs_read(path, buf, sizeof(buf)) || strcmp(buf, "0x1234"))
-			continue;
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device",
-			 de->d_name);
-		if (!sysfs_read(path, buf, sizeof(buf)) && !strcmp(buf, "0x11e8"))
-			snprintf(edu_bdf, sizeof(edu_bdf), "%s", de->d_name);
-	}
-	closedir(dir);
-	if (!edu_bdf[0])
-		SKIP("no edu device in this VM");
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override",
-		 edu_bdf);
-	ASSERT_EQ(sysfs_write(path, "vfio-pci"), 0);
-	ktap_defer(edu_unbind, NULL);
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver", edu_bdf);
-	if (!path_exists(path))
-		ASSERT_EQ(sysfs_write("/sys/bus/pci/drivers_probe", edu_bdf), 0);
-	n = readlink(path, link, sizeof(link) - 1);
-	ASSERT_TRUE(n > 0);
-	link[n] = '\0';
-	ASSERT_TRUE(strstr(link, "/vfio-pci"));
-
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/iommu_group",
-		 edu_bdf);
-	n = readlink(path, link, sizeof(link) - 1);
-	ASSERT_TRUE(n > 0);
-	link[n] = '\0';
-	return atoi(strrchr(link, '/') + 1);
-}
-
-static int open_group(int number)
-{
-	char path[64];
-	struct vfio_group_status st = { .argsz = sizeof(st) };
-	int fd;
-
-	snprintf(path, sizeof(path), "/dev/vfio/%d", number);
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		FAIL("open %s: %s", path, strerror(errno));
-	ASSERT_OK(ioctl(fd, VFIO_GROUP_GET_STATUS, &st));
-	ASSERT_TRUE(st.flags & VFIO_GROUP_FLAGS_VIABLE);
-	return fd;
-}
 
 static void *guest_buffer(void)
 {
@@ -149,16 +70,16 @@ static void close_container(void *arg)
 
 TEST(allowed_without_mdev_and_blocks_attach)
 {
-	int edu_group = edu_to_vfio_pci();
+	int edu_group = edu_to_vfio_pci(NULL);
 	const char *uuid = mdev_create(TYPE_1M);
 	void *va = guest_buffer();
 	struct dma_ring *r;
 
 	c.device = -1;
 	c.container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-	c.group = open_group(edu_group);
+	c.group = vfio_group_open(edu_group);
 	ktap_defer(close_container, NULL);
-	mdev_group = open_group(mdev_group_number(uuid));
+	mdev_group = vfio_group_open(mdev_group_number(uuid));
 	ASSERT_OK(ioctl(c.group, VFIO_GROUP_SET_CONTAINER, &c.container));
 	ASSERT_OK(ioctl(c.container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
 	ASSERT_EQ(ioctl(c.container, VFIO_CHECK_EXTENSION, VFIO_UPDATE_VADDR), 1);

@@ -124,7 +124,7 @@ void dma_doorbell(struct dma_ring *r)
 	bar0_write(r->dev, REFMDEV_REG_DMA_TAIL, 4, r->tail);
 }
 
-static long now_ms(void)
+long now_ms(void)
 {
 	struct timespec ts;
 

@@ -48,4 +48,7 @@ __u32 dma_run(struct dma_ring *r, __u64 src, __u64 dst, __u32 len,
 void dma_wait_idle(struct dma_ring *r);
 long vm_locked_kib(void);
 
+/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
+long now_ms(void);
+
 #endif /* DMA_UTIL_H */

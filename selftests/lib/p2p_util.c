@@ -44,7 +44,7 @@ int dmabuf_export_raw(struct vfio_dev *d, __u32 region, __u32 open_flags,
 	return ret;
 }
 
-static void close_fd(void *arg)
+void close_fd(void *arg)
 {
 	close((int)(long)arg);
 }
@@ -62,6 +62,47 @@ int dmabuf_export(struct vfio_dev *d, __u64 offset, __u64 length)
 		     strerror(-fd));
 	ktap_defer(close_fd, (void *)(long)fd);
 	return fd;
+}
+
+int export_ranges(struct vfio_dev *d, __u32 open_flags,
+		  const struct vfio_region_dma_range *r, __u32 n)
+{
+	int fd = dmabuf_export_raw(d, REFMDEV_DEVMEM_BAR, open_flags, 0, r, n,
+				   0);
+
+	if (fd < 0)
+		FAIL("export of %u ranges: %s", n, strerror(-fd));
+	ktap_defer(close_fd, (void *)(long)fd);
+	return fd;
+}
+
+void bar2_read(struct vfio_dev *d, void *buf, size_t len, __u64 off)
+{
+	ssize_t n = region_pread(d, REFMDEV_DEVMEM_BAR, buf, len, off);
+
+	if (n != (ssize_t)len)
+		FAIL("read of BAR2 [0x%llx, +0x%zx): %s", (unsigned long long)off,
+		     len, n < 0 ? strerror(errno) : "short");
+}
+
+void bar2_write(struct vfio_dev *d, const void *buf, size_t len, __u64 off)
+{
+	ssize_t n = region_pwrite(d, REFMDEV_DEVMEM_BAR, buf, len, off);
+
+	if (n != (ssize_t)len)
+		FAIL("write of BAR2 [0x%llx, +0x%zx): %s", (unsigned long long)off,
+		     len, n < 0 ? strerror(errno) : "short");
+}
+
+void assert_same(const __u8 *got, const __u8 *want, size_t len,
+		 const char *what)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (got[i] != want[i])
+			FAIL("%s: byte 0x%zx is 0x%02x, expected 0x%02x", what,
+			     i, got[i], want[i]);
 }
 
 static int window_ioctl(struct vfio_dev *d, unsigned long cmd,

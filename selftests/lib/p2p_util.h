@@ -20,6 +20,20 @@ int dmabuf_export_raw(struct vfio_dev *d, __u32 region, __u32 open_flags,
 		      __u32 n, int argsz_delta);
 /* Export [offset, offset + length) of BAR2, O_RDWR | O_CLOEXEC; closed at test end. */
 int dmabuf_export(struct vfio_dev *d, __u64 offset, __u64 length);
+/* Export @n ranges of BAR2 with @open_flags; fails the test on error, closed at test end. */
+int export_ranges(struct vfio_dev *d, __u32 open_flags,
+		  const struct vfio_region_dma_range *r, __u32 n);
+
+/* A ktap_defer() cleanup: close((int)(long)@arg). */
+void close_fd(void *arg);
+
+/* All @len bytes of BAR2 at @off, through the VFIO region; fails the test otherwise. */
+void bar2_read(struct vfio_dev *d, void *buf, size_t len, __u64 off);
+void bar2_write(struct vfio_dev *d, const void *buf, size_t len, __u64 off);
+
+/* Fails the test, naming @what, at the first byte where @got and @want differ. */
+void assert_same(const __u8 *got, const __u8 *want, size_t len,
+		 const char *what);
 
 /* REFMDEV_P2P_WINDOW_*; return 0 or -errno. */
 int window_attach_raw(struct vfio_dev *d, __u32 index, int dmabuf_fd,
