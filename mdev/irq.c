@@ -8,7 +8,9 @@
  * user unmasks it, and an unmask while the level is still high signals
  * again. MSI sends one message per rising edge of the condition. The
  * device request (REQ) index asks the user to release the device when it
- * is being removed.
+ * is being removed. Like vfio-pci, INTx can also be unmasked through an
+ * eventfd (QEMU passes KVM's resample eventfd there, so that a guest's EOI
+ * unmasks the line without a trip through QEMU).
  *
  * The ioctls follow vfio-pci's errno choices, since VFIO users are written
  * against it: an index or range that does not exist is EINVAL, an action
@@ -152,8 +154,7 @@ static int irq_set_intx(struct refmdev *rd, struct vfio_irq_set *hdr,
 			irqs->intx_masked = true;
 		return 0;
 	case VFIO_IRQ_SET_ACTION_UNMASK:
-		if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD)
-			return -EINVAL;	/* no resampling unmask eventfd */
+		/* DATA_EVENTFD is handled by intx_unmask_eventfd(). */
 		if (irq_set_fires(hdr, data)) {
 			irqs->intx_masked = false;
 			intx_try_assert(rd);
@@ -231,6 +232,40 @@ static void irq_disable(struct refmdev *rd, unsigned int index,
 	}
 }
 
+/* The unmask eventfd was signalled. Runs from the virqfd work. */
+static void intx_unmask_thread(void *opaque, void *data)
+{
+	struct refmdev *rd = opaque;
+
+	mutex_lock(&rd->lock);
+	rd->irqs.intx_masked = false;
+	intx_try_assert(rd);
+	mutex_unlock(&rd->lock);
+}
+
+/*
+ * ACTION_UNMASK with DATA_EVENTFD: a non-negative fd becomes the unmask
+ * eventfd (INTx must be enabled, as on vfio-pci), a negative one removes
+ * it. Called without rd->lock: disabling waits for the virqfd work, which
+ * takes it.
+ */
+static int intx_unmask_eventfd(struct refmdev *rd, s32 fd)
+{
+	bool intx;
+
+	if (fd < 0) {
+		vfio_virqfd_disable(&rd->irqs.intx_unmask);
+		return 0;
+	}
+	mutex_lock(&rd->lock);
+	intx = rd->irqs.mode == REFMDEV_IRQ_INTX;
+	mutex_unlock(&rd->lock);
+	if (!intx)
+		return -EINVAL;
+	return vfio_virqfd_enable(rd, NULL, intx_unmask_thread, NULL,
+				  &rd->irqs.intx_unmask, fd);
+}
+
 long refmdev_irq_set(struct refmdev *rd, unsigned long arg)
 {
 	unsigned long minsz = offsetofend(struct vfio_irq_set, count);
@@ -269,6 +304,14 @@ long refmdev_irq_set(struct refmdev *rd, unsigned long arg)
 			return PTR_ERR(data);
 	}
 
+	if (hdr.index == VFIO_PCI_INTX_IRQ_INDEX &&
+	    action == VFIO_IRQ_SET_ACTION_UNMASK &&
+	    (hdr.flags & VFIO_IRQ_SET_DATA_EVENTFD)) {
+		ret = intx_unmask_eventfd(rd, *(const s32 *)data);
+		kfree(data);
+		return ret;
+	}
+
 	mutex_lock(&rd->lock);
 	if (!hdr.count) {
 		irq_disable(rd, hdr.index, &old);
@@ -287,6 +330,11 @@ long refmdev_irq_set(struct refmdev *rd, unsigned long arg)
 	}
 	mutex_unlock(&rd->lock);
 
+	/* INTx turned off takes its unmask eventfd with it, as on vfio-pci. */
+	if (hdr.index == VFIO_PCI_INTX_IRQ_INDEX &&
+	    action == VFIO_IRQ_SET_ACTION_TRIGGER &&
+	    READ_ONCE(rd->irqs.mode) != REFMDEV_IRQ_INTX)
+		vfio_virqfd_disable(&rd->irqs.intx_unmask);
 	if (old)
 		eventfd_ctx_put(old);
 	kfree(data);
@@ -300,6 +348,7 @@ void refmdev_irq_release_all(struct refmdev *rd)
 	struct eventfd_ctx *ctx[3];
 	unsigned int i;
 
+	vfio_virqfd_disable(&irqs->intx_unmask);
 	mutex_lock(&rd->lock);
 	ctx[0] = irqs->intx_trigger;
 	ctx[1] = irqs->msi_trigger;

@@ -62,7 +62,12 @@ enum refmdev_irq_mode {
 	REFMDEV_IRQ_MSI,
 };
 
-/* Interrupt delivery to the VFIO user; protected by refmdev.lock. */
+/*
+ * Interrupt delivery to the VFIO user; protected by refmdev.lock, except
+ * @intx_unmask, which the VFIO core's virqfd code manages under its own
+ * lock and which is enabled and disabled without refmdev.lock held (its
+ * work takes that lock).
+ */
 struct refmdev_irqs {
 	enum refmdev_irq_mode mode;
 	struct eventfd_ctx *intx_trigger;
@@ -70,6 +75,7 @@ struct refmdev_irqs {
 	struct eventfd_ctx *req_trigger;
 	bool intx_masked;	/* by the user, or automatically on assert */
 	bool pending;		/* last computed (INT_STATUS & INT_MASK) != 0 */
+	struct virqfd *intx_unmask;	/* an eventfd that unmasks INTx */
 };
 
 /*

@@ -102,6 +102,62 @@ TEST(intx_user_mask)
 	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
 }
 
+/* Signal an eventfd as KVM's resampler would. */
+static void kick(int fd)
+{
+	__u64 one = 1;
+
+	ASSERT_EQ(write(fd, &one, sizeof(one)), sizeof(one));
+}
+
+/*
+ * The unmask eventfd QEMU hands over under KVM: signalling it unmasks
+ * INTx as ACTION_UNMASK would, so a line still high asserts again. It
+ * needs INTx on, goes with INTx off, and -1 removes it.
+ */
+TEST(intx_unmask_eventfd)
+{
+	struct vfio_dev *d = open_with_mask(TYPE_1M);
+	int efd = new_eventfd(), unmask = new_eventfd();
+	__s32 off = -1;
+
+	ASSERT_ERRNO(irq_set(d, INTX, UNMASK | EVENTFD, 0, 1, &unmask, 4),
+		     EINVAL);
+	ASSERT_OK(irq_set_eventfd(d, INTX, efd));
+	ASSERT_OK(irq_set(d, INTX, UNMASK | EVENTFD, 0, 1, &unmask, 4));
+	/* One at a time, as on vfio-pci. */
+	ASSERT_ERRNO(irq_set(d, INTX, UNMASK | EVENTFD, 0, 1, &unmask, 4),
+		     EBUSY);
+
+	raise_soft(d);
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
+	ASSERT_EQ(eventfd_wait(efd, QUIET_MS), 0);	/* automasked */
+	kick(unmask);					/* still high */
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
+	clear_soft(d);
+	kick(unmask);					/* serviced */
+	ASSERT_EQ(eventfd_wait(efd, QUIET_MS), 0);
+	raise_soft(d);
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
+
+	/* Removed: kicks do nothing, and a new one can be set. */
+	ASSERT_OK(irq_set(d, INTX, UNMASK | EVENTFD, 0, 1, &off, 4));
+	kick(unmask);
+	ASSERT_EQ(eventfd_wait(efd, QUIET_MS), 0);
+	ASSERT_OK(irq_set(d, INTX, UNMASK | EVENTFD, 0, 1, &unmask, 4));
+	kick(unmask);
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
+
+	/* INTx off takes it along: on again, kicks do nothing. */
+	ASSERT_OK(irq_set(d, INTX, TRIGGER | NONE, 0, 0, NULL, 0));
+	ASSERT_OK(irq_set_eventfd(d, INTX, efd));
+	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);	/* still pending */
+	kick(unmask);
+	ASSERT_EQ(eventfd_wait(efd, QUIET_MS), 0);
+	/* Closing the device with one set is clean too (vfio_open's defer). */
+	ASSERT_OK(irq_set(d, INTX, UNMASK | EVENTFD, 0, 1, &unmask, 4));
+}
+
 TEST(intx_disable_bit_gates_the_line)
 {
 	struct vfio_dev *d = open_with_mask(TYPE_1M);
@@ -239,7 +295,8 @@ TEST(set_irqs_bad_calls)
 	ASSERT_ERRNO(irq_set(d, MSI, UNMASK | NONE, 0, 1, NULL, 0), ENOTTY);
 	ASSERT_ERRNO(irq_set(d, VFIO_PCI_REQ_IRQ_INDEX, MASK | NONE, 0, 1, NULL,
 			     0), ENOTTY);
-	/* No eventfd-driven (irqfd) masking. */
+	/* No eventfd-driven masking; an unmask eventfd needs INTx on. */
+	ASSERT_ERRNO(irq_set(d, INTX, MASK | EVENTFD, 0, 1, &efd, 4), EINVAL);
 	ASSERT_ERRNO(irq_set(d, INTX, UNMASK | EVENTFD, 0, 1, &efd, 4), EINVAL);
 	/* Bad descriptors. */
 	two[0] = -2;

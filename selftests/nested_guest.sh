@@ -252,11 +252,9 @@ show()
 	tr -d '\r' < "$1" | tail -n 30 | sed 's/^/#   /' >> "$doc"
 }
 
-# qemu_warnings MODE: QEMU's messages as diagnostics. Two are expected
-# for an mdev: it has no error-reporting IRQ ("Could not enable error
-# recovery"), and under KVM its INTx cannot be unmasked through a
-# resampling eventfd (EINVAL, see Documentation/device.rst), so QEMU
-# unmasks from user space ("Failed to set up UNMASK eventfd").
+# qemu_warnings MODE: QEMU's messages as diagnostics. One is expected for
+# an mdev: it has no error-reporting IRQ ("Could not enable error
+# recovery").
 qemu_warnings()
 {
 	[ -s "$work/$1.qemu" ] || return 0
