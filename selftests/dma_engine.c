@@ -318,6 +318,11 @@ TEST(batch_of_descriptors_in_order)
 	dma_doorbell(s.ring);
 	for (i = 0; i < 30; i++)
 		ASSERT_EQ(dma_wait(s.ring, desc[i]), REFMDEV_DMA_ST_OK);
+	/*
+	 * The engine writes a descriptor's status before it moves HEAD
+	 * past it: seeing the last status does not mean HEAD has moved yet.
+	 */
+	dma_wait_idle(s.ring);
 	ASSERT_EQ(bar0_read(s.d, REFMDEV_REG_DMA_HEAD, 4), 90);
 }
 
