@@ -17,19 +17,12 @@ mkdir -p "$2"
 out=$(cd "$2" && pwd)	# Kbuild wants M= absolute
 shift 2
 
-# Mirror the sources; stale copies of removed files must not linger.
-rm -rf "$out/src.new"
+. "$top/scripts/mirror-sources.sh"
+mirror_begin "$out"
 mkdir -p "$out/src.new/include/uapi/linux"
 cp -a "$top/samples/guest/Kbuild" "$top/samples/guest/refmdev_guest.c" \
 	"$top/samples/guest/refmdev_guest.h" "$out/src.new/"
 cp -a "$top/include/uapi/linux/refmdev.h" "$out/src.new/include/uapi/linux/"
-if [ -d "$out/src" ] && diff -rq "$out/src.new" "$out/src" \
-	-x '*.o' -x '*.ko' -x '*.mod*' -x '.*.cmd' -x 'modules.order' \
-	-x 'Module.symvers' >/dev/null 2>&1; then
-	rm -rf "$out/src.new"
-else
-	rm -rf "$out/src"
-	mv "$out/src.new" "$out/src"
-fi
+mirror_finish "$out"
 make -s -C "$kdir" M="$out/src" "$@" modules
 test -f "$out/src/refmdev_guest.ko"
