@@ -284,16 +284,12 @@ static u32 dma_find_windows(struct refmdev *rd, u64 src, u64 dst, u32 len,
 	return st;
 }
 
-static u32 dma_run(struct refmdev *rd, u64 src, u64 dst, u32 len, u32 flags)
+static u32 dma_run(struct refmdev *rd, u64 src, u64 dst, u32 len, u32 flags,
+		   struct refmdev_window *swin, struct refmdev_window *dwin)
 {
 	bool fill = (flags & REFMDEV_DMA_OP_MASK) == REFMDEV_DMA_OP_FILL;
-	struct refmdev_window *swin, *dwin;
 	struct dma_span s = {}, d = {};
-	u32 st;
-
-	st = dma_find_windows(rd, src, dst, len, flags, &swin, &dwin);
-	if (st != REFMDEV_DMA_ST_OK)
-		return st;
+	u32 st = REFMDEV_DMA_ST_OK;
 
 	/*
 	 * Pin guest memory before taking a window's reservation lock: GUP
@@ -344,15 +340,27 @@ u32 refmdev_dma_transfer(struct refmdev *rd,
 {
 	u32 flags = le32_to_cpu(desc->flags), len = le32_to_cpu(desc->len);
 	u64 src = le64_to_cpu(desc->src), dst = le64_to_cpu(desc->dst);
+	struct refmdev_window *swin, *dwin;
 	u32 st;
 
 	st = dma_check(desc, flags);
 	if (st != REFMDEV_DMA_ST_OK)
 		return st;
 
-	/* Windows cannot be attached or detached under a descriptor. */
+	/*
+	 * A descriptor that uses a window holds windows.lock to the end, so
+	 * the window cannot be detached under it. One that uses none lets
+	 * go at once: it pins and copies with the slots free to change, as
+	 * if it had run just before any attach that follows.
+	 */
 	refmdev_windows_lock(rd);
-	st = dma_run(rd, src, dst, len, flags);
+	st = dma_find_windows(rd, src, dst, len, flags, &swin, &dwin);
+	if (st != REFMDEV_DMA_ST_OK || (!swin && !dwin)) {
+		refmdev_windows_unlock(rd);
+		return st == REFMDEV_DMA_ST_OK ?
+		       dma_run(rd, src, dst, len, flags, NULL, NULL) : st;
+	}
+	st = dma_run(rd, src, dst, len, flags, swin, dwin);
 	refmdev_windows_unlock(rd);
 	return st;
 }
