@@ -81,9 +81,11 @@ $(BUILD)/samples/%: $(TOP)/samples/%.c $(SAMPLELIB) $(SAMPLELIB_H)
 # The nested-VM guest's test program (samples/guest/: the guest driver
 # refmdev_guest.ko is built by scripts/build-guest-module.sh).
 $(BUILD)/samples/refmdev-guest-test: $(TOP)/samples/guest/refmdev-guest-test.c \
-		$(TOP)/samples/guest/refmdev_guest.h $(TOP)/include/uapi/linux/refmdev.h
+		$(TOP)/samples/guest/refmdev_guest.h $(TOP)/include/uapi/linux/refmdev.h \
+		$(TOP)/samples/lib/fill_pattern.c $(TOP)/samples/lib/fill_pattern.h
 	@mkdir -p $(dir $@)
-	$(CC) $(USER_CFLAGS) -pthread -o $@ $<
+	$(CC) $(USER_CFLAGS) -I$(TOP)/samples/lib -pthread -o $@ $< \
+		$(TOP)/samples/lib/fill_pattern.c
 
 $(BUILD)/bench/%: $(TOP)/bench/%.c $(BENCHLIB) $(TESTLIB_H)
 	@mkdir -p $(dir $@)

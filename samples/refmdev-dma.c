@@ -57,6 +57,7 @@
 #include <linux/types.h>
 #include <linux/vfio.h>
 
+#include "fill_pattern.h"
 #include "vfio_open.h"
 
 #define MIB			0x100000u
@@ -555,25 +556,6 @@ static __u32 dma_wait(struct dma_dev *dd, struct refmdev_dma_desc *desc,
 		fail(step, "interrupt (sources 0x%x) before the descriptor was done",
 		     ints);
 	return status;
-}
-
-/* A different value in every 8 bytes, from a seed: xorshift64*. */
-static void fill_random(void *buf, size_t len, __u64 seed)
-{
-	__u64 x = seed ? seed : 1, v;
-	__u8 *p = buf;
-	size_t n;
-
-	while (len) {
-		x ^= x >> 12;
-		x ^= x << 25;
-		x ^= x >> 27;
-		v = x * 0x2545f4914f6cdd1dull;
-		n = len < sizeof(v) ? len : sizeof(v);
-		memcpy(p, &v, n);
-		p += n;
-		len -= n;
-	}
 }
 
 /* Fails the step at the first byte where @got and @want differ. */

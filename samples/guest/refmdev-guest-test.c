@@ -51,6 +51,7 @@
 #include <linux/refmdev.h>
 #include <linux/types.h>
 
+#include "fill_pattern.h"
 #include "refmdev_guest.h"
 
 #define KIB		1024ul
@@ -149,25 +150,6 @@ static void *xmalloc(size_t len)
 		exit(2);
 	}
 	return p;
-}
-
-/* A different value in every 8 bytes, from a seed: xorshift64*. */
-static void fill_random(void *buf, size_t len, __u64 seed)
-{
-	__u64 x = seed ? seed : 1, v;
-	__u8 *p = buf;
-	size_t n;
-
-	while (len) {
-		x ^= x >> 12;
-		x ^= x << 25;
-		x ^= x >> 27;
-		v = x * 0x2545f4914f6cdd1dull;
-		n = len < sizeof(v) ? len : sizeof(v);
-		memcpy(p, &v, n);
-		p += n;
-		len -= n;
-	}
 }
 
 /* Index of the first byte where @a and @b differ, or -1. */
