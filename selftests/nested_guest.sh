@@ -181,6 +181,22 @@ mdev_remove()
 	wait $rp
 }
 
+# release_mdevs MODE: remove $u1 and $u2; 0 if both went away and
+# available_instances is back at $base.
+release_mdevs()
+{
+	t0=$(now)
+	failed=0
+	mdev_remove "$u1" || failed=1
+	mdev_remove "$u2" || failed=1
+	diag "$1: mdevs removed in $(since "$t0")s"
+	if [ "$(avail)" != "$base" ]; then
+		diag "$1: available_instances $(avail), was $base"
+		failed=1
+	fi
+	return $failed
+}
+
 # start_qemu MODE UUID UUID: the nested guest in the background ($qpid);
 # its serial ports and QEMU's own output go to $work/MODE.*.
 start_qemu()
@@ -374,15 +390,8 @@ run_boot()
 		[ "$clean" -ne 0 ] && show "$work/run.dmesg" "run: guest dmesg"
 	fi
 
-	t0=$(now)
 	released=0
-	mdev_remove "$u1" || released=1
-	mdev_remove "$u2" || released=1
-	diag "run: mdevs removed in $(since "$t0")s"
-	if [ "$(avail)" != "$base" ]; then
-		diag "run: available_instances $(avail), was $base"
-		released=1
-	fi
+	release_mdevs run || released=1
 	result run_mdevs_released $released
 }
 
@@ -432,15 +441,8 @@ stream_boot()
 	diag "stream: refmdev-dma on both devices took $(since "$t0")s"
 	result stream_kill9_devices_work $works
 
-	t0=$(now)
 	released=0
-	mdev_remove "$u1" || released=1
-	mdev_remove "$u2" || released=1
-	diag "stream: mdevs removed in $(since "$t0")s"
-	if [ "$(avail)" != "$base" ]; then
-		diag "stream: available_instances $(avail), was $base"
-		released=1
-	fi
+	release_mdevs stream || released=1
 	# Pinned guest pages are not mlocked, so Mlocked says nothing; a
 	# leaked pin would keep a page in use, and a type1 container torn
 	# down with pins left warns (outer_kernel_log_clean). This is only
