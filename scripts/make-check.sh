@@ -84,7 +84,7 @@ run_suite()
 	# (vm-run.sh -q). Only for a kernel with KVM, which the nested guest
 	# runs under: TCG inside TCG takes 4-6 minutes per boot and crashes
 	# now and then. The debug kernel has no KVM; the tests skip there.
-	local nested=()
+	local nested=""
 	if grep -q '^CONFIG_KVM=[ym]' "$kdir/build/.config"; then
 		if "$top/scripts/build-nested-payload.sh" "$kdir" "$dir/nested" \
 			"$dir/payload/nested" > "$dir/nested.log" 2>&1; then
@@ -93,7 +93,7 @@ run_suite()
 			sed 's/^/# /' "$dir/nested.log" >&2
 			echo "1 nested_payload_built"
 		fi | ktap_doc "$kernel"
-		[ -f "$dir/payload/nested/initramfs.cpio" ] && nested=(-q)
+		[ -f "$dir/payload/nested/initramfs.cpio" ] && nested=1
 	fi
 
 	cp "$dir/module/src/refmdev.ko" "$dir/payload/"
@@ -107,10 +107,10 @@ run_suite()
 	# dma-bufs to. The nested guest, when there is one, gets a VM of its
 	# own (below); without one its tests report themselves skipped here.
 	local skip=""
-	[ ${#nested[@]} -gt 0 ] && skip=nested_guest.sh
+	[ -n "$nested" ] && skip=nested_guest.sh
 	vm_suite "$kernel.vm" "$dir/vm" -- "SKIP='$skip' T='$T' ./run-guest.sh"
 	echo "# $kernel logs: $dir/vm"
-	[ ${#nested[@]} -gt 0 ] || return 0
+	[ -n "$nested" ] || return 0
 
 	# The nested guest runs KVM on TCG's emulation of AMD-V, and its runs
 	# have failed in ways that led to nothing of ours: an int3 Oops of a
