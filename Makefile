@@ -62,7 +62,7 @@ userspace: $(addprefix $(BUILD)/selftests/,$(SELFTESTS)) \
 
 $(BUILD)/selftests/%: $(TOP)/selftests/%.c $(TESTLIB) $(TESTLIB_H)
 	@mkdir -p $(dir $@)
-	$(CC) $(USER_CFLAGS) -o $@ $< $(TESTLIB)
+	$(CC) $(USER_CFLAGS) -pthread -o $@ $< $(TESTLIB)
 
 # p2p_vgem imports into vgem through libdrm; static like the rest, so it
 # links Debian's libdrm.a (libdrm-dev). Expanded when the recipe runs,

@@ -157,36 +157,6 @@ TEST(unmap_during_dma_is_a_barrier)
 	free(snap);
 }
 
-/* A second device's group and fd in @a's container; closed by a defer. */
-static struct vfio_dev second;
-
-static void close_second(void *arg)
-{
-	(void)arg;
-	second.container = -1;	/* the first device's; not ours to close */
-	vfio_close(&second);
-}
-
-static struct vfio_dev *join_container(struct vfio_dev *a, const char *uuid)
-{
-	char path[64];
-	int i;
-
-	memset(&second, 0, sizeof(second));
-	second.container = a->container;
-	second.device = -1;
-	snprintf(path, sizeof(path), "/dev/vfio/%d", mdev_group_number(uuid));
-	second.group = open(path, O_RDWR | O_CLOEXEC);
-	ASSERT_TRUE(second.group >= 0);
-	ktap_defer(close_second, NULL);
-	ASSERT_OK(ioctl(second.group, VFIO_GROUP_SET_CONTAINER, &a->container));
-	second.device = ioctl(second.group, VFIO_GROUP_GET_DEVICE_FD, uuid);
-	ASSERT_TRUE(second.device >= 0);
-	for (i = 0; i < VFIO_PCI_NUM_REGIONS; i++)
-		second.offset[i] = (__u64)i << 40;
-	return &second;
-}
-
 /*
  * Two devices in one container, both copying into the range being
  * unmapped. type1 notifies them in turn; neither may pin the range again
@@ -197,7 +167,7 @@ TEST(unmap_with_two_devices_in_one_container)
 {
 	const size_t len = 64 << 10;
 	struct vfio_dev *a = vfio_open(mdev_create(TYPE_1M));
-	struct vfio_dev *b = join_container(a, mdev_create(TYPE_1M));
+	struct vfio_dev *b = vfio_join_container(a, mdev_create(TYPE_1M));
 	struct dma_ring *ra = dma_ring_setup(a, 64);
 	struct dma_ring *rb = dma_ring_setup_at(b, 64, RING_IOVA + (1 << 20));
 	struct guest_mem *src = guest_mem_map(a, SRC_IOVA, len, RW);

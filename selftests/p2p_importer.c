@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "importer/refmdev_test_importer.h"
+#include "importer_util.h"
 #include "ktap.h"
 #include "p2p_util.h"
 
@@ -33,144 +33,6 @@
 #define SZ_1M		0x100000ull
 #define SZ_16M		0x1000000ull
 #define RW_CLOEXEC	(O_RDWR | O_CLOEXEC)
-#define DEVCTL		(REFMDEV_CFG_EXP_CAP + PCI_EXP_DEVCTL)
-
-/* A new importer file; closing it at test end detaches all it has. */
-static int importer_open(void)
-{
-	int fd = open(REFMDEV_TI_DEVICE, O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		FAIL("open %s: %s (refmdev_test_importer.ko not loaded?)",
-		     REFMDEV_TI_DEVICE, strerror(errno));
-	ktap_defer(close_fd, (void *)(long)fd);
-	return fd;
-}
-
-static int imp_ioctl(int imp, unsigned long cmd, void *arg)
-{
-	return ioctl(imp, cmd, arg) < 0 ? -errno : 0;
-}
-
-/* ATTACH: the handle, or -errno. */
-static int imp_attach_raw(int imp, int dmabuf, __u32 flags, __u64 *size)
-{
-	struct refmdev_ti_attach a = { .dmabuf_fd = dmabuf, .flags = flags };
-	int ret = imp_ioctl(imp, REFMDEV_TI_ATTACH, &a);
-
-	if (ret)
-		return ret;
-	if (size)
-		*size = a.size;
-	return a.handle;
-}
-
-/* A dynamic attachment that must succeed. */
-static __u32 imp_attach(int imp, int dmabuf)
-{
-	int h = imp_attach_raw(imp, dmabuf, REFMDEV_TI_ATTACH_DYNAMIC, NULL);
-
-	if (h <= 0)
-		FAIL("dynamic attach of dma-buf fd %d: %s", dmabuf,
-		     h ? strerror(-h) : "handle 0");
-	return h;
-}
-
-static int imp_op(int imp, unsigned long cmd, __u32 h)
-{
-	struct refmdev_ti_handle a = { .handle = h };
-
-	return imp_ioctl(imp, cmd, &a);
-}
-
-static int imp_map(int imp, __u32 h)
-{
-	return imp_op(imp, REFMDEV_TI_MAP, h);
-}
-
-static int imp_unmap(int imp, __u32 h)
-{
-	return imp_op(imp, REFMDEV_TI_UNMAP, h);
-}
-
-static int imp_detach(int imp, __u32 h)
-{
-	return imp_op(imp, REFMDEV_TI_DETACH, h);
-}
-
-static int imp_read(int imp, __u32 h, __u64 off, void *buf, __u64 len)
-{
-	struct refmdev_ti_read r = {
-		.handle = h, .offset = off, .len = len,
-		.buf = (__u64)(unsigned long)buf,
-	};
-
-	return imp_ioctl(imp, REFMDEV_TI_READ, &r);
-}
-
-static int imp_query_raw(int imp, __u32 h, struct refmdev_ti_query *q)
-{
-	memset(q, 0, sizeof(*q));
-	q->handle = h;
-	return imp_ioctl(imp, REFMDEV_TI_QUERY, q);
-}
-
-static struct refmdev_ti_query imp_query(int imp, __u32 h)
-{
-	struct refmdev_ti_query q;
-	int ret = imp_query_raw(imp, h, &q);
-
-	if (ret)
-		FAIL("query of handle %u: %s", h, strerror(-ret));
-	return q;
-}
-
-/* The handle reads exactly @want[0..len) from offset 0. */
-static void assert_reads(int imp, __u32 h, const __u8 *want, size_t len)
-{
-	__u8 *buf = malloc(len);
-	size_t i;
-	int ret;
-
-	ASSERT_TRUE(buf);
-	memset(buf, 0xee, len);
-	ret = imp_read(imp, h, 0, buf, len);
-	if (ret)
-		FAIL("READ of %zu bytes through handle %u: %s", len, h,
-		     strerror(-ret));
-	for (i = 0; i < len; i++)
-		if (buf[i] != want[i])
-			FAIL("handle %u byte 0x%zx: 0x%02x, expected 0x%02x",
-			     h, i, buf[i], want[i]);
-	free(buf);
-}
-
-static void assert_reads_zeros(int imp, __u32 h, size_t len)
-{
-	__u8 *zero = calloc(1, len);
-
-	ASSERT_TRUE(zero);
-	assert_reads(imp, h, zero, len);
-	free(zero);
-}
-
-/*
- * Revoked as seen by the importer: notified at least @min times since
- * attaching, no mapping left, READ refused.
- */
-static void assert_revoked(int imp, __u32 h, __u32 min)
-{
-	struct refmdev_ti_query q = imp_query(imp, h);
-	__u8 b;
-
-	if (q.notifications < min)
-		FAIL("handle %u: %u notifications, expected at least %u", h,
-		     q.notifications, min);
-	if (q.mapped)
-		FAIL("handle %u still mapped after the revoking call returned",
-		     h);
-	ASSERT_EQ(imp_read(imp, h, 0, &b, 1), -ENODEV);
-}
 
 /* A random pattern written over all of BAR2 (@size bytes). */
 static __u8 *fill_bar2(struct vfio_dev *d, size_t size, unsigned int seed)
@@ -181,19 +43,6 @@ static __u8 *fill_bar2(struct vfio_dev *d, size_t size, unsigned int seed)
 	fill_random(buf, size, seed);
 	ASSERT_EQ(region_pwrite(d, MEM, buf, size, 0), size);
 	return buf;
-}
-
-static void set_memory_decode(struct vfio_dev *d, bool on)
-{
-	__u32 cmd = cfg_read(d, PCI_COMMAND, 2);
-
-	cmd = on ? cmd | PCI_COMMAND_MEMORY : cmd & ~PCI_COMMAND_MEMORY;
-	cfg_write(d, PCI_COMMAND, 2, cmd);
-}
-
-static void flr(struct vfio_dev *d)
-{
-	cfg_write(d, DEVCTL, 2, cfg_read(d, DEVCTL, 2) | PCI_EXP_DEVCTL_BCR_FLR);
 }
 
 /* A device we close by hand; the defer closes it if a test ends early. */
@@ -563,7 +412,7 @@ TEST(flr_revokes_until_decode_set)
 
 	ASSERT_EQ(imp_map(imp, h), 0);
 	assert_reads(imp, h, pat, SZ_1M);
-	flr(d);
+	function_level_reset(d);
 	assert_revoked(imp, h, 1);
 	/* FLR left decoding off, so the dma-buf stays revoked. */
 	ASSERT_EQ(cfg_read(d, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY, 0);

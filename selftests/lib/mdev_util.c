@@ -360,3 +360,34 @@ void fill_random(void *buf, size_t len, unsigned int seed)
 		p[i] = x;
 	}
 }
+
+static void vfio_close_joined(void *arg)
+{
+	struct vfio_dev *d = arg;
+
+	d->container = -1;	/* the first device's; not ours to close */
+	vfio_close(d);
+	free(d);
+}
+
+struct vfio_dev *vfio_join_container(struct vfio_dev *a, const char *uuid)
+{
+	struct vfio_dev *d = calloc(1, sizeof(*d));
+	char path[64];
+	int i;
+
+	ASSERT_TRUE(d);
+	d->container = a->container;
+	d->device = -1;
+	snprintf(path, sizeof(path), "/dev/vfio/%d", mdev_group_number(uuid));
+	d->group = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_TRUE(d->group >= 0);
+	ktap_defer(vfio_close_joined, d);
+	ASSERT_OK(ioctl(d->group, VFIO_GROUP_SET_CONTAINER, &a->container));
+	d->device = ioctl(d->group, VFIO_GROUP_GET_DEVICE_FD, uuid);
+	ASSERT_TRUE(d->device >= 0);
+	snprintf(d->uuid, sizeof(d->uuid), "%s", uuid);
+	for (i = 0; i < VFIO_PCI_NUM_REGIONS; i++)
+		d->offset[i] = (__u64)i << 40;
+	return d;
+}

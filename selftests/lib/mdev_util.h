@@ -45,6 +45,8 @@ struct vfio_dev {
 int vfio_open_raw(const char *uuid, struct vfio_dev *d);
 void vfio_close(struct vfio_dev *d);
 struct vfio_dev *vfio_open(const char *uuid);
+/* Open mdev @uuid in @a's container (a second group); closed by a defer. */
+struct vfio_dev *vfio_join_container(struct vfio_dev *a, const char *uuid);
 int mdev_group_number(const char *uuid);
 
 __u32 cfg_read(struct vfio_dev *d, unsigned int off, unsigned int len);

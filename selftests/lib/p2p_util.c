@@ -2,6 +2,7 @@
 /*
  * P2P selftest helpers; see p2p_util.h.
  */
+#include <linux/pci_regs.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -178,4 +179,19 @@ bool read_faults(const void *p)
 bool write_faults(void *p, __u8 val)
 {
 	return access_faults(p, true, val);
+}
+
+void set_memory_decode(struct vfio_dev *d, bool on)
+{
+	__u32 cmd = cfg_read(d, PCI_COMMAND, 2);
+
+	cmd = on ? cmd | PCI_COMMAND_MEMORY : cmd & ~PCI_COMMAND_MEMORY;
+	cfg_write(d, PCI_COMMAND, 2, cmd);
+}
+
+void function_level_reset(struct vfio_dev *d)
+{
+	unsigned int devctl = REFMDEV_CFG_EXP_CAP + PCI_EXP_DEVCTL;
+
+	cfg_write(d, devctl, 2, cfg_read(d, devctl, 2) | PCI_EXP_DEVCTL_BCR_FLR);
 }

@@ -42,6 +42,11 @@ int window_detach_raw(struct vfio_dev *d, __u32 index);
 int window_query_raw(struct vfio_dev *d, __u32 index,
 		     struct refmdev_p2p_window *w);
 
+/* PCI_COMMAND_MEMORY on or off, the other command bits kept. */
+void set_memory_decode(struct vfio_dev *d, bool on);
+/* A function-level reset through PCI_EXP_DEVCTL, as a guest starts one. */
+void function_level_reset(struct vfio_dev *d);
+
 /* One load through @p: true if it raised SIGBUS. */
 bool read_faults(const void *p);
 /* One store through @p: true if it raised SIGBUS. */
