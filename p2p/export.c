@@ -55,10 +55,18 @@ REFMDEV_IMPORT_DMA_BUF_NS();
  * whose .release does it instead.
  *
  * @ranges and @npages never change. @pages, @revoked and @dead are
- * protected by the dma-buf's reservation lock; @revoking and @closing
- * are a revocation's bookkeeping, under rd->export.lock; @maps counts live
+ * protected by the dma-buf's reservation lock; @held and @revoking are a
+ * revocation's bookkeeping, under rd->export.lock; @maps counts live
  * mappings handed to importers, and @unmapped is where revocation waits
  * for it to drop to zero.
+ *
+ * A buffer on the list may have no file reference left: its last fput()
+ * has begun and its .release waits for export.lock. By then the dma-buf
+ * core has already let go of the file's inode and mapping (the dentry
+ * goes before .release is called), so nothing may look at the file of
+ * such a buffer. Walks that need the file therefore take a reference of
+ * their own first (export_hold_files()) and skip the buffers where that
+ * fails; those have no importer and no mapping left to revoke.
  */
 struct refmdev_dmabuf {
 	struct dma_buf *dmabuf;
@@ -71,8 +79,8 @@ struct refmdev_dmabuf {
 	struct page **pages;		/* NULL while revoked */
 	bool revoked;
 	bool dead;
-	bool revoking;			/* in this revocation; under export.lock */
-	bool closing;			/* close holds a file ref; ditto */
+	bool held;			/* this walk holds a file ref; export.lock */
+	bool revoking;			/* in this revocation; ditto */
 	atomic_t maps;
 	wait_queue_head_t unmapped;
 };
@@ -328,6 +336,37 @@ static const struct dma_buf_ops refmdev_dmabuf_ops = {
  * named in the log.
  */
 
+/*
+ * Take a reference on the file of every buffer that still has one, for
+ * the length of a walk under export.lock; see struct refmdev_dmabuf.
+ */
+static void export_hold_files(struct refmdev *rd)
+{
+	struct refmdev_dmabuf *buf;
+
+	lockdep_assert_held(&rd->export.lock);
+	list_for_each_entry(buf, &rd->export.bufs, node)
+		buf->held = !!get_file_active(&buf->dmabuf->file);
+}
+
+/*
+ * Drop what export_hold_files() took. A reference dropped here may be the
+ * last one: fput() then defers the release to task work or a worker, so
+ * .release (which takes export.lock) never runs inside this call.
+ */
+static void export_put_files(struct refmdev *rd)
+{
+	struct refmdev_dmabuf *buf;
+
+	lockdep_assert_held(&rd->export.lock);
+	list_for_each_entry(buf, &rd->export.bufs, node) {
+		if (!buf->held)
+			continue;
+		buf->held = false;
+		fput(buf->dmabuf->file);
+	}
+}
+
 /* Pass 1. True if this call revoked @buf. Caller holds export.lock. */
 static bool dmabuf_mark_revoked(struct refmdev_dmabuf *buf, bool dead)
 {
@@ -434,9 +473,11 @@ void refmdev_export_revoke(struct refmdev *rd)
 	lockdep_assert_held(&rd->lock);
 	mutex_lock(&rd->export.lock);
 	rd->export.usable = false;
+	export_hold_files(rd);
 	list_for_each_entry(buf, &rd->export.bufs, node)
-		buf->revoking = dmabuf_mark_revoked(buf, false);
+		buf->revoking = buf->held && dmabuf_mark_revoked(buf, false);
 	export_finish_revoke(rd);
+	export_put_files(rd);
 	mutex_unlock(&rd->export.lock);
 }
 
@@ -448,20 +489,22 @@ void refmdev_export_restore(struct refmdev *rd)
 	lockdep_assert_held(&rd->lock);
 	mutex_lock(&rd->export.lock);
 	rd->export.usable = true;
+	export_hold_files(rd);
 	list_for_each_entry(buf, &rd->export.bufs, node)
-		if (dmabuf_restore(buf, rd))
+		if (buf->held && dmabuf_restore(buf, rd))
 			dev_warn_ratelimited(refmdev_dev(rd),
 					     "dma-buf %lu stays revoked: no memory for its page array\n",
 					     file_inode(buf->dmabuf->file)->i_ino);
+	export_put_files(rd);
 	mutex_unlock(&rd->export.lock);
 }
 
 /*
  * The last device fd is closing: every buffer is revoked for good and
- * forgets the device. Buffers whose file is already on its way out are
- * marked dead too (no later open may bring them back) but stay on the
- * list for their .release, which still needs the device reference; no
- * importer or mapping can hold one of those.
+ * forgets the device. Buffers whose file is already on its way out stay
+ * on the list for their .release, which still needs the device
+ * reference; no importer or mapping can hold one of those, and no later
+ * open can reach them (every walk skips them).
  */
 void refmdev_export_close(struct refmdev *rd)
 {
@@ -469,19 +512,14 @@ void refmdev_export_close(struct refmdev *rd)
 
 	mutex_lock(&rd->export.lock);
 	rd->export.usable = false;
-	list_for_each_entry(buf, &rd->export.bufs, node) {
-		if (!get_file_active(&buf->dmabuf->file)) {
-			dmabuf_mark_revoked(buf, true);
-			continue;
-		}
-		buf->revoking = dmabuf_mark_revoked(buf, true);
-		buf->closing = true;	/* holds the file reference */
-	}
+	export_hold_files(rd);
+	list_for_each_entry(buf, &rd->export.bufs, node)
+		buf->revoking = buf->held && dmabuf_mark_revoked(buf, true);
 	export_finish_revoke(rd);
 	list_for_each_entry_safe(buf, tmp, &rd->export.bufs, node) {
-		if (!buf->closing)
+		if (!buf->held)
 			continue;
-		buf->closing = false;
+		buf->held = false;
 		list_del_init(&buf->node);
 		buf->rd = NULL;
 		vfio_put_device(&rd->vdev);
