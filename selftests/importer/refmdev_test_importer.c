@@ -16,6 +16,7 @@
 #include <linux/device.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-direct.h>
+#include <linux/dma-fence.h>
 #include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
 #include <linux/err.h>
@@ -41,6 +42,13 @@
  * struct rti_file: one per open file, freed by release(). Its handles
  * live in @handles; an ioctl finds a handle there and uses it with @lock
  * held, so a handle cannot be freed under an ioctl.
+ *
+ * A fence from FENCE is referenced by its handle until SIGNAL or until the
+ * handle goes, which signals it, so no waiter waits longer than the
+ * handle lives. The dma-buf's reservation object keeps its own reference;
+ * the fence ops live in this module, so the module must outlive the
+ * dma-bufs it fenced (the test VM unloads it after every test has
+ * closed everything).
  *
  * struct rti_handle: one per ATTACH. Holds a dma-buf reference (from
  * dma_buf_get()) and the attachment. Freed by DETACH or release(), after
@@ -73,6 +81,7 @@ struct rti_handle {
 	struct dma_buf_attachment *attach;
 	bool dynamic;
 	bool ignore_notify;
+	struct dma_fence *fence;	/* unsignaled, from FENCE; file lock */
 	/* Protected by dmabuf->resv. */
 	struct sg_table *sgt;		/* the current mapping, or NULL */
 	u32 notifications;
@@ -80,6 +89,7 @@ struct rti_handle {
 };
 
 static struct device *rti_dev;
+static struct device_dma_parameters rti_dma_parms;
 
 /* Called by the exporter with dmabuf->resv held. */
 static void rti_move_notify(struct dma_buf_attachment *attach)
@@ -103,10 +113,64 @@ static const struct dma_buf_attach_ops rti_importer_ops = {
 #endif
 };
 
+static const char *rti_fence_name(struct dma_fence *fence)
+{
+	return "refmdev_test_importer";
+}
+
+static const struct dma_fence_ops rti_fence_ops = {
+	.get_driver_name = rti_fence_name,
+	.get_timeline_name = rti_fence_name,
+};
+
+static DEFINE_SPINLOCK(rti_fence_lock);
+
+static int rti_fence(struct rti_handle *h)
+{
+	struct dma_resv *resv = h->dmabuf->resv;
+	struct dma_fence *fence;
+	int ret;
+
+	if (h->fence)
+		return -EBUSY;
+	fence = kzalloc(sizeof(*fence), GFP_KERNEL);
+	if (!fence)
+		return -ENOMEM;
+	dma_fence_init(fence, &rti_fence_ops, &rti_fence_lock,
+		       dma_fence_context_alloc(1), 1);
+	ret = dma_resv_lock_interruptible(resv, NULL);
+	if (ret)
+		goto err_put;
+	ret = dma_resv_reserve_fences(resv, 1);
+	if (!ret)
+		dma_resv_add_fence(resv, fence, DMA_RESV_USAGE_WRITE);
+	dma_resv_unlock(resv);
+	if (ret)
+		goto err_put;
+	h->fence = fence;	/* our reference; the resv took its own */
+	return 0;
+
+err_put:
+	dma_fence_put(fence);
+	return ret;
+}
+
+static int rti_signal(struct rti_handle *h)
+{
+	if (!h->fence)
+		return -ENODATA;
+	dma_fence_signal(h->fence);
+	dma_fence_put(h->fence);
+	h->fence = NULL;
+	return 0;
+}
+
 /* Unmap, detach, put, free. @h is no longer reachable from a file. */
 static void rti_handle_destroy(struct rti_handle *h)
 {
 	struct dma_buf *dmabuf = h->dmabuf;
+
+	rti_signal(h);
 
 	dma_resv_lock(dmabuf->resv, NULL);
 	if (h->sgt) {
@@ -285,6 +349,10 @@ static long rti_handle_op(struct rti_file *f, unsigned int cmd,
 		ret = rti_map(h);
 	} else if (cmd == REFMDEV_TI_UNMAP) {
 		ret = rti_unmap(h);
+	} else if (cmd == REFMDEV_TI_FENCE) {
+		ret = rti_fence(h);
+	} else if (cmd == REFMDEV_TI_SIGNAL) {
+		ret = rti_signal(h);
 	} else {
 		xa_erase(&f->handles, arg.handle);
 		rti_handle_destroy(h);
@@ -421,6 +489,15 @@ static long rti_query(struct rti_file *f, void __user *argp)
 		goto out_unlock;
 	arg.notifications = h->notifications;
 	arg.mapped = !!h->sgt;
+	arg.max_segment = 0;
+	if (h->sgt) {
+		struct scatterlist *sg;
+		unsigned int i;
+
+		for_each_sgtable_dma_sg(h->sgt, sg, i)
+			arg.max_segment = max(arg.max_segment, sg_dma_len(sg));
+	}
+	arg.segment_limit = dma_get_max_seg_size(rti_dev);
 	arg.last_map_errno = -h->last_map_err;
 	dma_resv_unlock(h->dmabuf->resv);
 	arg.size = h->dmabuf->size;
@@ -443,6 +520,8 @@ static long rti_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case REFMDEV_TI_MAP:
 	case REFMDEV_TI_UNMAP:
 	case REFMDEV_TI_DETACH:
+	case REFMDEV_TI_FENCE:
+	case REFMDEV_TI_SIGNAL:
 		return rti_handle_op(f, cmd, argp);
 	case REFMDEV_TI_READ:
 		return rti_read(f, argp);
@@ -477,6 +556,9 @@ static int __init rti_init(void)
 	ret = dma_coerce_mask_and_coherent(rti_dev, DMA_BIT_MASK(64));
 	if (ret)
 		goto err_unregister_dev;
+	/* Set directly: dma_set_max_seg_size() changed its return type. */
+	rti_dma_parms.max_segment_size = REFMDEV_TI_SEGMENT_LIMIT;
+	rti_dev->dma_parms = &rti_dma_parms;
 	ret = misc_register(&rti_misc);
 	if (ret)
 		goto err_unregister_dev;

@@ -23,7 +23,15 @@
  *          handle's current mapping: each DMA address is turned back into
  *          a physical address (no IOMMU sits in front of the importer's
  *          device), and the page is read with the CPU.
- * QUERY    in: @handle; out: the rest.
+ * QUERY    in: @handle; out: the rest. The importer's device limits DMA
+ *          segments to REFMDEV_TI_SEGMENT_LIMIT bytes, so that an
+ *          exporter that ignores dma_get_max_seg_size() shows in
+ *          @max_segment.
+ * FENCE    add an unsignaled fence to the handle's dma-buf, for writing
+ *          (DMA_RESV_USAGE_WRITE), as a device with work queued on it
+ *          would: everyone who honours fences now waits for it. It is
+ *          signaled by SIGNAL, or when the handle goes (DETACH, close).
+ * SIGNAL   signal the handle's fence.
  *
  * Errors: EFAULT for an unreadable argument or an unwritable buffer;
  * EINVAL for unknown flags, a non-zero reserved field, or a READ range
@@ -32,7 +40,8 @@
  * REFMDEV_TI_MAX_HANDLES handles; EBUSY for MAP of a mapped handle;
  * ENODEV for UNMAP or READ of a handle that is not mapped; EIO if a READ
  * meets a DMA address that is not RAM or a mapping shorter than the
- * dma-buf. ATTACH: EBADF for a bad fd, EINVAL for an fd that is not a
+ * dma-buf. EBUSY for FENCE while the handle's fence is unsignaled;
+ * ENODATA for SIGNAL without one. ATTACH: EBADF for a bad fd, EINVAL for an fd that is not a
  * dma-buf, and otherwise the exporter's errno, as MAP. ENOTTY for an
  * unknown ioctl.
  */
@@ -44,6 +53,7 @@
 
 #define REFMDEV_TI_DEVICE		"/dev/refmdev_test_importer"
 #define REFMDEV_TI_MAX_HANDLES		4096
+#define REFMDEV_TI_SEGMENT_LIMIT	8192
 
 #define REFMDEV_TI_ATTACH_DYNAMIC	0x1u
 /*
@@ -84,6 +94,8 @@ struct refmdev_ti_query {
 	__u64 size;		/* the dma-buf's size in bytes */
 	__s32 last_map_errno;	/* of the last MAP: 0, or a positive errno */
 	__u32 dynamic;		/* 1 for a dynamic attachment */
+	__u32 max_segment;	/* longest DMA segment of the mapping, bytes */
+	__u32 segment_limit;	/* the importer device's max segment size */
 };
 
 /* Not 0xB9 (refmdev's own ioctls) and not VFIO's ';'. */
@@ -100,5 +112,10 @@ struct refmdev_ti_query {
 				     struct refmdev_ti_read)
 #define REFMDEV_TI_QUERY	_IOWR(REFMDEV_TI_IOCTL_TYPE, 0x05, \
 				      struct refmdev_ti_query)
+
+#define REFMDEV_TI_FENCE	_IOW(REFMDEV_TI_IOCTL_TYPE, 0x06, \
+				     struct refmdev_ti_handle)
+#define REFMDEV_TI_SIGNAL	_IOW(REFMDEV_TI_IOCTL_TYPE, 0x07, \
+				     struct refmdev_ti_handle)
 
 #endif /* _REFMDEV_TEST_IMPORTER_H */
