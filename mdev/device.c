@@ -119,6 +119,8 @@ static void refmdev_release_dev(struct vfio_device *vdev)
 {
 	struct refmdev *rd = vdev_to_refmdev(vdev);
 
+	/* type1 may still notify between close_device and unregistering. */
+	refmdev_dma_release(rd);
 	refmdev_devmem_free(rd);
 	mutex_destroy(&rd->windows.lock);
 	mutex_destroy(&rd->export.lock);
@@ -159,6 +161,7 @@ static void refmdev_close_device(struct vfio_device *vdev)
 	mutex_lock(&rd->reset_lock);
 	refmdev_dma_quiesce(rd);
 	mutex_unlock(&rd->reset_lock);
+	refmdev_dma_release(rd);
 	refmdev_windows_detach_all(rd);
 	refmdev_irq_release_all(rd);
 	mutex_lock(&rd->lock);

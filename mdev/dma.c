@@ -1,32 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The refmdev DMA engine: its registers, the worker that consumes the
- * descriptor ring, quiescing for reset and close, and the .dma_unmap
- * barrier. The data movement of one descriptor is in dma_xfer.c.
+ * descriptor ring, and quiescing for reset and close. The data movement
+ * of one descriptor is in dma_xfer.c, the .dma_unmap barrier and the pin
+ * sections it waits for in unmap_gate.c.
  *
  * The worker runs on system_unbound_wq: vfio_dma_rw() and
  * vfio_pin_pages() must be called from a kernel thread (or the owner),
  * and never with mmap_lock or a lock our fault handler takes.
  */
-#include <linux/delay.h>
 #include <linux/log2.h>
 #include <linux/sched.h>
 #include "compat.h"
 #include "refmdev.h"
 
 static void refmdev_dma_work(struct work_struct *work);
-
-/*
- * .dma_unmap callbacks running now, on any refmdev device, and how many
- * have finished. type1 calls the devices of a container in turn, with
- * its own lock dropped: were only the device being notified held back,
- * another of ours in the same container could pin the range meanwhile
- * and type1 would find pins again on every round (and BUG after ten).
- * So every worker waits while any callback runs.
- */
-static atomic_t unmaps_active = ATOMIC_INIT(0);
-static atomic_t unmaps_done = ATOMIC_INIT(0);
-static DECLARE_WAIT_QUEUE_HEAD(unmap_wq);
 
 void refmdev_dma_init(struct refmdev *rd)
 {
@@ -35,6 +23,7 @@ void refmdev_dma_init(struct refmdev *rd)
 	INIT_WORK(&dma->work, refmdev_dma_work);
 	spin_lock_init(&dma->pin_lock);
 	init_waitqueue_head(&dma->pin_wq);
+	atomic_set(&dma->unmap_calls, 0);
 	refmdev_dma_reset_regs(rd);
 }
 
@@ -197,95 +186,27 @@ static bool dma_next_slot(struct refmdev *rd, u64 *slot)
 }
 
 /*
- * Pin sections; see struct refmdev_dma. Opening one waits while any
- * unmap callback runs. After a callback has returned, type1 still has to
- * retake its lock before it can drop the mapping; a worker that pinned
- * the range in that window would send type1 round again. The first
- * section after an unmap therefore yields for a moment, which leaves the
- * window to type1. That makes a repeat unlikely, not impossible: type1
- * gives no signal that the mapping is gone (see Documentation/design.rst).
- */
-static void pin_section_begin(struct refmdev_dma *dma)
-{
-	unsigned int done = atomic_read(&unmaps_done);
-
-	if (done != dma->unmaps_seen) {
-		dma->unmaps_seen = done;
-		usleep_range(1000, 2000);
-	}
-	for (;;) {
-		wait_event(unmap_wq, !atomic_read(&unmaps_active));
-		spin_lock(&dma->pin_lock);
-		if (!atomic_read(&unmaps_active)) {
-			dma->pinning = true;
-			spin_unlock(&dma->pin_lock);
-			return;
-		}
-		spin_unlock(&dma->pin_lock);
-	}
-}
-
-static void pin_section_end(struct refmdev_dma *dma)
-{
-	spin_lock(&dma->pin_lock);
-	dma->pinning = false;
-	spin_unlock(&dma->pin_lock);
-	wake_up_all(&dma->pin_wq);
-}
-
-/*
- * Called by type1 for every VFIO_IOMMU_UNMAP_DMA that covers pages pinned
- * through this device. The engine unpins everything at the end of each
- * descriptor, so waiting for the current pin section to close is enough:
- * after that the engine holds no pins, in this range or any other.
- */
-void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
-{
-	struct refmdev_dma *dma = &vdev_to_refmdev(vdev)->dma;
-
-	/*
-	 * Taking pin_lock after raising the count orders the two: a worker
-	 * that opened its section before it has set pinning where we look,
-	 * one that comes after sees the count.
-	 */
-	atomic_inc(&unmaps_active);
-	spin_lock(&dma->pin_lock);
-	spin_unlock(&dma->pin_lock);
-
-	wait_event(dma->pin_wq, !READ_ONCE(dma->pinning));
-
-	atomic_inc(&unmaps_done);
-	if (atomic_dec_and_test(&unmaps_active))
-		wake_up_all(&unmap_wq);
-}
-
-/*
  * One descriptor: read it, run it, write its status back. Returns false
- * if the ring itself could not be accessed (the caller halts).
+ * if the ring itself could not be accessed (the caller halts). The status
+ * is written after the transfer's pin section has closed, so an unmap
+ * never waits for it: the write goes through vfio_dma_rw(), which type1
+ * serialises with the unmap, and fails cleanly (a ring fault) once the
+ * ring is gone.
  */
 static bool dma_run_slot(struct refmdev *rd, u64 slot, u32 *status,
 			 u32 *flags)
 {
 	struct refmdev_dma_desc desc;
 	__le32 st;
-	bool ok;
 
 	if (vfio_dma_rw(&rd->vdev, slot, &desc, sizeof(desc), false))
 		return false;
 	*flags = le32_to_cpu(desc.flags);
-
-	pin_section_begin(&rd->dma);
 	*status = refmdev_dma_transfer(rd, &desc);
-	/*
-	 * The status is written inside the section: once an unmap returns,
-	 * the engine writes nothing more, not even a status.
-	 */
 	st = cpu_to_le32(*status);
-	ok = !vfio_dma_rw(&rd->vdev,
-			  slot + offsetof(struct refmdev_dma_desc, status),
-			  &st, sizeof(st), true);
-	pin_section_end(&rd->dma);
-	return ok;
+	return !vfio_dma_rw(&rd->vdev,
+			    slot + offsetof(struct refmdev_dma_desc, status),
+			    &st, sizeof(st), true);
 }
 
 static void refmdev_dma_work(struct work_struct *work)

@@ -11,7 +11,10 @@
  * the owner's RLIMIT_MEMLOCK. Device memory (BAR2) is reached through the
  * device's own page array, holding a page reference for the duration.
  *
- * Called from the DMA worker inside a pin section (see dma.c).
+ * Called from the DMA worker, which opens the pin section (see dma.c)
+ * here, after everything that may wait on others: the window slots are
+ * taken and fences waited for first, so a section only ever waits for
+ * the pinning itself.
  */
 #include <linux/highmem.h>
 #include <linux/iommu.h>
@@ -357,10 +360,20 @@ u32 refmdev_dma_transfer(struct refmdev *rd,
 	st = dma_find_windows(rd, src, dst, len, flags, &swin, &dwin);
 	if (st != REFMDEV_DMA_ST_OK || (!swin && !dwin)) {
 		refmdev_windows_unlock(rd);
-		return st == REFMDEV_DMA_ST_OK ?
-		       dma_run(rd, src, dst, len, flags, NULL, NULL) : st;
+		if (st != REFMDEV_DMA_ST_OK)
+			return st;
+		refmdev_dma_section_begin(rd);
+		st = dma_run(rd, src, dst, len, flags, NULL, NULL);
+		refmdev_dma_section_end(rd);
+		return st;
 	}
-	st = dma_run(rd, src, dst, len, flags, swin, dwin);
+	/* Other devices' work on the window ends before we pin anything. */
+	st = refmdev_window_wait_fences(dwin ? dwin : swin, !!dwin);
+	if (st == REFMDEV_DMA_ST_OK) {
+		refmdev_dma_section_begin(rd);
+		st = dma_run(rd, src, dst, len, flags, swin, dwin);
+		refmdev_dma_section_end(rd);
+	}
 	refmdev_windows_unlock(rd);
 	return st;
 }

@@ -120,6 +120,7 @@ static int refmdev_probe(struct mdev_device *mdev)
 	if (ret)
 		goto err_put;
 	dev_set_drvdata(&mdev->dev, rd);
+	refmdev_debugfs_add(rd);
 	return 0;
 
 err_put:
@@ -138,6 +139,7 @@ static void refmdev_remove(struct mdev_device *mdev)
 	struct refmdev *rd = dev_get_drvdata(&mdev->dev);
 	u64 size = rd->type->devmem_size;
 
+	refmdev_debugfs_remove(rd);
 	vfio_unregister_group_dev(&rd->vdev);
 	vfio_put_device(&rd->vdev);
 	budget_release(size);
@@ -161,10 +163,11 @@ static int __init refmdev_init(void)
 	int ret;
 
 	mutex_init(&refmdev_module.budget_lock);
+	refmdev_debugfs_init();
 
 	ret = mdev_register_driver(&refmdev_driver);
 	if (ret)
-		return ret;
+		goto err_debugfs;
 
 	refmdev_module.class = refmdev_class_create(REFMDEV_NAME);
 	if (IS_ERR(refmdev_module.class)) {
@@ -190,6 +193,8 @@ err_class:
 	class_destroy(refmdev_module.class);
 err_driver:
 	mdev_unregister_driver(&refmdev_driver);
+err_debugfs:
+	refmdev_debugfs_exit();
 	return ret;
 }
 
@@ -200,6 +205,7 @@ static void __exit refmdev_exit(void)
 	device_unregister(refmdev_module.dev);
 	class_destroy(refmdev_module.class);
 	mdev_unregister_driver(&refmdev_driver);
+	refmdev_debugfs_exit();
 	mutex_destroy(&refmdev_module.budget_lock);
 }
 

@@ -79,7 +79,7 @@ struct refmdev_irqs {
 };
 
 /*
- * The DMA engine (dma.c, dma_xfer.c).
+ * The DMA engine (dma.c, dma_xfer.c, unmap_gate.c).
  *
  * Register state (ring_base .. completed, stopping) is protected by
  * refmdev.lock. The worker takes that lock only to read and update the
@@ -87,26 +87,35 @@ struct refmdev_irqs {
  * and interrupts are never held up by a transfer.
  *
  * Pin sections. Every pin the engine takes lives inside a pin section:
- * the worker sets @pinning before its first vfio_pin_pages() for a
- * descriptor and clears it after the last vfio_unpin_pages() and the
- * descriptor's status write. .dma_unmap keeps every refmdev worker from
- * opening a new section (type1 notifies the devices of a container one
- * after another, and we do not know which of ours share one) and waits
- * until this device's @pinning is clear: when it returns, the engine holds
- * no pin at all, and anything a descriptor wrote was written before.
- * @pin_lock (a spinlock, never held while sleeping) protects @pinning;
- * @pin_wq is where .dma_unmap waits for it. See dma.c for the rest.
+ * the worker sets @pinning (refmdev_dma_section_begin()) before its first
+ * vfio_pin_pages() for a descriptor and clears it after the last
+ * vfio_unpin_pages(). .dma_unmap links this device to a record of the
+ * unmapping task's system call (@unmapper, a reference), which keeps the
+ * worker from opening a section until that call returns (unmap_gate.c),
+ * and waits until @pinning is clear: when it returns, the engine holds no
+ * pin at all. Nothing in a section waits on anything but the pinning
+ * itself: fences, window slots and the descriptor's status write all
+ * come before or after it (dma_xfer.c, dma.c). @pin_lock (a spinlock,
+ * never held while sleeping) protects @pinning and @unmapper; @pin_wq is
+ * where .dma_unmap waits. @unmap_calls counts .dma_unmap calls, for
+ * debugfs.
  *
- * This is deliberately not a mutex held across the section: type1 calls
- * .dma_unmap with its device_list_lock held, and the section's calls into
- * type1 take its iommu->lock, which type1 itself takes before
- * device_list_lock in other paths.
+ * The section is not a lock, but .dma_unmap waits for it as for one, and
+ * type1 calls .dma_unmap holding its device_list_lock while the section
+ * takes type1's iommu->lock to pin and unpin. type1 itself takes
+ * iommu->lock before device_list_lock when a device joins or leaves the
+ * container, so a device opened into a container while an unmap there
+ * waits for a section that needs iommu->lock stops that container for
+ * good: type1's own inversion, shared by every driver that unpins when
+ * notified (Documentation/design.rst). It reaches no other container.
  *
  * Lifetime: the work item runs only between open and close. Reset and
  * close set @stopping under refmdev.lock, so no new work is queued, and
  * cancel_work_sync() waits for a running worker to finish its current
  * descriptor. refmdev.reset_lock keeps two such stops from overlapping.
  */
+struct refmdev_unmapper;
+
 struct refmdev_dma {
 	u64 ring_base;
 	u32 ring_size;
@@ -119,10 +128,11 @@ struct refmdev_dma {
 
 	struct work_struct work;
 
-	spinlock_t pin_lock;	/* protects pinning */
+	spinlock_t pin_lock;	/* protects pinning, unmapper */
 	bool pinning;
+	struct refmdev_unmapper *unmapper;
 	wait_queue_head_t pin_wq;
-	unsigned int unmaps_seen;	/* worker only: see pin_section_begin */
+	atomic_t unmap_calls;
 };
 
 /* BAR0 register state; protected by refmdev.lock. */
@@ -142,8 +152,9 @@ struct refmdev_regs {
  * core keeps it alive while any device fd (and so any mmap of it) exists.
  *
  * Lock order: @reset_lock, then @lock, then export.lock (p2p/p2p.h),
- * then devmem.lock. None is held while copying to or from user memory. @lock covers configuration
- * space, the register file, interrupt state and open/reset transitions.
+ * then devmem.lock. None is held while copying to or from
+ * user memory. @lock covers configuration space, the register file,
+ * interrupt state and open/reset transitions.
  * @reset_lock serialises the operations that stop the DMA engine and
  * start it again (resets, the bus-master fence), so that one cannot
  * restart the engine while another still expects it stopped.
@@ -163,6 +174,7 @@ struct refmdev {
 	struct refmdev_devmem devmem;
 	struct refmdev_export export;	/* BAR2 dma-bufs we export */
 	struct refmdev_windows windows;	/* dma-bufs our engine imports */
+	struct dentry *debugfs;		/* this device's directory */
 };
 
 static inline struct refmdev *vdev_to_refmdev(struct vfio_device *vdev)
@@ -204,7 +216,7 @@ ssize_t refmdev_devmem_rw(struct refmdev *rd, char __user *buf,
 			  size_t count, loff_t pos, bool write);
 int refmdev_devmem_mmap(struct refmdev *rd, struct vm_area_struct *vma);
 
-/* dma.c: the DMA engine's registers, worker and unmap barrier */
+/* dma.c: the DMA engine's registers and worker */
 void refmdev_dma_init(struct refmdev *rd);
 void refmdev_dma_reset_regs(struct refmdev *rd);
 bool refmdev_dma_is_reg(unsigned int offset, unsigned int *width);
@@ -213,7 +225,18 @@ void refmdev_dma_reg_write(struct refmdev *rd, unsigned int offset, u64 val,
 			   u64 mask);
 void refmdev_dma_quiesce(struct refmdev *rd);
 void refmdev_dma_resume(struct refmdev *rd);
+
+/* unmap_gate.c: the .dma_unmap barrier and the pin sections it waits for */
 void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length);
+void refmdev_dma_release(struct refmdev *rd);
+void refmdev_dma_section_begin(struct refmdev *rd);
+void refmdev_dma_section_end(struct refmdev *rd);
+
+/* debugfs.c: counters for the selftests */
+void refmdev_debugfs_init(void);
+void refmdev_debugfs_exit(void);
+void refmdev_debugfs_add(struct refmdev *rd);
+void refmdev_debugfs_remove(struct refmdev *rd);
 
 /* dma_xfer.c: one descriptor's transfer */
 u32 refmdev_dma_transfer(struct refmdev *rd,

@@ -51,6 +51,7 @@ struct refmdev_window {
 	u64 iova;
 	u64 size;
 	bool writable;			/* the dma-buf's file was opened for writing */
+	u32 generation;			/* counts attaches to this slot */
 
 	struct sg_table *sgt;		/* NULL: not mapped */
 	struct page **pages;		/* resolved from @sgt, size >> PAGE_SHIFT */
@@ -89,13 +90,16 @@ void refmdev_windows_detach_all(struct refmdev *rd);
 /*
  * For the DMA engine. refmdev_windows_lock() is held across a
  * descriptor; refmdev_window_find() says whether a range touches a
- * window; refmdev_window_begin() maps the window if needed and holds its
- * reservation lock until refmdev_window_end(). See window.c.
+ * window; refmdev_window_wait_fences() waits for other devices' work on
+ * it, before anything is pinned; refmdev_window_begin() maps the window
+ * if needed and holds its reservation lock until refmdev_window_end().
+ * See window.c.
  */
 void refmdev_windows_lock(struct refmdev *rd);
 void refmdev_windows_unlock(struct refmdev *rd);
 u32 refmdev_window_find(struct refmdev *rd, u64 addr, u32 len,
 			struct refmdev_window **win);
+u32 refmdev_window_wait_fences(struct refmdev_window *win, bool write);
 u32 refmdev_window_begin(struct refmdev_window *win, u64 addr, u32 len,
 			 bool write, struct page ***pages);
 void refmdev_window_end(struct refmdev_window *win);

@@ -182,11 +182,28 @@ u32 refmdev_window_find(struct refmdev *rd, u64 addr, u32 len,
 }
 
 /*
+ * Wait, with nothing pinned or locked but the window slots, for the work
+ * other devices fenced on @win's dma-buf (writes, and for a write of ours
+ * reads too), as the dma-buf rules ask of an importer. Any holder of the
+ * dma-buf's fd can add fences, so the wait is bounded; it delays only
+ * this device's descriptor.
+ */
+u32 refmdev_window_wait_fences(struct refmdev_window *win, bool write)
+{
+	struct dma_resv *resv = win->dmabuf->resv;
+
+	if (dma_resv_wait_timeout(resv, dma_resv_usage_rw(write), false,
+				  REFMDEV_WINDOW_FENCE_TIMEOUT) <= 0)
+		return REFMDEV_DMA_ST_PEER_FAULT;
+	return REFMDEV_DMA_ST_OK;
+}
+
+/*
  * Start using [addr, addr + len) of @win: on success the reservation lock
  * is held until refmdev_window_end() and *@pages is the page array from
- * the one holding @addr on. Work other devices fenced on the buffer
- * (writes, and for a write of ours reads too) finishes first, as the
- * dma-buf rules ask of a dynamic importer.
+ * the one holding @addr on. A fence added since
+ * refmdev_window_wait_fences() fails the descriptor rather than being
+ * waited for here, inside the pin section.
  */
 u32 refmdev_window_begin(struct refmdev_window *win, u64 addr, u32 len,
 			 bool write, struct page ***pages)
@@ -200,8 +217,7 @@ u32 refmdev_window_begin(struct refmdev_window *win, u64 addr, u32 len,
 	if (!win->sgt)
 		st = window_map(win);
 	if (st == REFMDEV_DMA_ST_OK &&
-	    dma_resv_wait_timeout(resv, dma_resv_usage_rw(write), false,
-				  REFMDEV_WINDOW_FENCE_TIMEOUT) <= 0)
+	    !dma_resv_test_signaled(resv, dma_resv_usage_rw(write)))
 		st = REFMDEV_DMA_ST_PEER_FAULT;
 	if (st != REFMDEV_DMA_ST_OK) {
 		dma_resv_unlock(resv);
@@ -245,9 +261,11 @@ static void window_release(struct refmdev_window *win)
 }
 
 /*
- * The reply is written under windows.lock, so that an attach whose
- * caller cannot learn about it is undone before anyone else can see the
- * slot (windows.lock comes before mmap_lock, as for the engine's pins).
+ * The reply is written after windows.lock is dropped: the DMA worker
+ * takes that lock, and a copy to user memory can wait on whatever the
+ * user put behind it (a userfaultfd, FUSE). If the copy fails, the attach
+ * is undone unless the slot has changed hands meanwhile (a DETACH by
+ * another thread, who then knew about it).
  */
 static int window_attach(struct refmdev *rd, struct refmdev_p2p_window *req,
 			 struct refmdev_p2p_window __user *uarg)
@@ -255,6 +273,7 @@ static int window_attach(struct refmdev *rd, struct refmdev_p2p_window *req,
 	struct dma_buf_attachment *attach;
 	struct refmdev_window *win;
 	struct dma_buf *dmabuf;
+	u32 generation;
 	u64 last;
 	int ret;
 
@@ -304,14 +323,17 @@ static int window_attach(struct refmdev *rd, struct refmdev_p2p_window *req,
 		goto err_unlock;
 	}
 	win->attach = attach;	/* the slot now owns the dma-buf reference */
+	generation = ++win->generation;
 	req->size = win->size;
-	if (copy_to_user(uarg, req, sizeof(*req))) {
-		window_release(win);
-		mutex_unlock(&rd->windows.lock);
-		return -EFAULT;
-	}
 	mutex_unlock(&rd->windows.lock);
-	return 0;
+
+	if (!copy_to_user(uarg, req, sizeof(*req)))
+		return 0;
+	mutex_lock(&rd->windows.lock);
+	if (win->dmabuf && win->generation == generation)
+		window_release(win);
+	mutex_unlock(&rd->windows.lock);
+	return -EFAULT;
 
 err_unlock:
 	mutex_unlock(&rd->windows.lock);

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The .dma_unmap barrier, and the pin sections it waits for.
+ *
+ * Every pin the DMA engine takes lives inside a pin section (see struct
+ * refmdev_dma). .dma_unmap waits for the device's current section to
+ * close; since the engine unpins everything at the end of a section,
+ * once it returns the device holds no pin at all.
+ *
+ * That alone is not enough. type1 (and iommufd) notify the devices of one
+ * IOMMU context in turn, from the task doing the unmap, with their own
+ * lock dropped, and look for pins again once all have returned: a device
+ * already notified that pins the range again before the unmap is done
+ * sends everyone round again (type1 BUGs after ten rounds). So a notified
+ * device must open no new section until the unmap that notified it is
+ * over. Nothing says which devices share a context, and nothing says
+ * when an unmap is over; but the devices an unmapping task notifies are
+ * exactly those that can pin what it unmaps, and its unmap is over when
+ * the task leaves the system call. Hence the gate: the first callback a
+ * task makes during a system call creates a record of it (struct
+ * refmdev_unmapper), each device it notifies links itself to that
+ * record, and a linked device's worker opens no section until the record
+ * closes, which happens when the task returns to user space. A device
+ * that no task of its own context notified never waits here, whatever
+ * other users do.
+ *
+ * The end of the system call is seen through a file: the record owns an
+ * anonymous file whose only reference the callback drops at once. The
+ * last fput() of a user task runs the release as task work, on the way
+ * back to user space, so the file's release is exactly "the unmap ioctl
+ * has returned"; and the VFS holds our module across it (f_op->owner).
+ * If the unmapping task is a kernel thread, the release runs from a
+ * worker a moment later instead; if the file cannot be had, the record
+ * closes when the callback returns. Either way a repeated round becomes
+ * possible again, as it always is for drivers that re-pin at once.
+ */
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/list.h>
+#include <linux/refcount.h>
+#include <linux/sched/task.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include "refmdev.h"
+
+/*
+ * One task's unmap system call, while it notifies our devices.
+ *
+ * Lifetime: @ref counts the record's own reference (dropped when it
+ * closes), the devices linked to it (refmdev_dma.unmapper) and anyone
+ * looking at it. @task is a reference, so that no other task can take
+ * its place as a key while the record is open.
+ *
+ * @open and @node change together under unmappers_lock; the record is on
+ * unmappers exactly while it is open. @closed is where linked workers
+ * wait for it to close.
+ */
+struct refmdev_unmapper {
+	struct list_head node;
+	struct task_struct *task;
+	refcount_t ref;
+	bool open;
+	bool no_file;		/* the creating callback closes it */
+	wait_queue_head_t closed;
+};
+
+static LIST_HEAD(unmappers);
+static DEFINE_SPINLOCK(unmappers_lock);	/* protects unmappers, open */
+
+static void unmapper_put(struct refmdev_unmapper *u)
+{
+	if (!u || !refcount_dec_and_test(&u->ref))
+		return;
+	put_task_struct(u->task);
+	kfree(u);
+}
+
+static void unmapper_close(struct refmdev_unmapper *u)
+{
+	spin_lock(&unmappers_lock);
+	list_del_init(&u->node);
+	WRITE_ONCE(u->open, false);
+	spin_unlock(&unmappers_lock);
+	wake_up_all(&u->closed);
+	unmapper_put(u);	/* the record's own reference */
+}
+
+static int unmapper_release(struct inode *inode, struct file *file)
+{
+	unmapper_close(file->private_data);
+	return 0;
+}
+
+static const struct file_operations unmapper_fops = {
+	.owner = THIS_MODULE,
+	.release = unmapper_release,
+};
+
+/* The open record of the current task, with a reference, if it has one. */
+static struct refmdev_unmapper *unmapper_find_current(void)
+{
+	struct refmdev_unmapper *u;
+
+	spin_lock(&unmappers_lock);
+	list_for_each_entry(u, &unmappers, node) {
+		if (u->task == current) {
+			refcount_inc(&u->ref);
+			spin_unlock(&unmappers_lock);
+			return u;
+		}
+	}
+	spin_unlock(&unmappers_lock);
+	return NULL;
+}
+
+/*
+ * The current task's open record, created with its file if it has none
+ * (only the task itself creates its record, so there is no race to
+ * create two). NULL if memory is short: the callback then still waits
+ * for the section, only the gate is missing.
+ */
+static struct refmdev_unmapper *unmapper_get_current(void)
+{
+	struct refmdev_unmapper *u = unmapper_find_current();
+	struct file *file;
+
+	if (u)
+		return u;
+	u = kzalloc(sizeof(*u), GFP_KERNEL);
+	if (!u)
+		return NULL;
+	u->task = get_task_struct(current);
+	refcount_set(&u->ref, 2);	/* its own, and the caller's */
+	u->open = true;
+	init_waitqueue_head(&u->closed);
+	spin_lock(&unmappers_lock);
+	list_add(&u->node, &unmappers);
+	spin_unlock(&unmappers_lock);
+
+	file = anon_inode_getfile("[refmdev-unmap]", &unmapper_fops, u,
+				  O_RDONLY);
+	if (IS_ERR(file)) {
+		u->no_file = true;
+		return u;
+	}
+	/* The release, and so the close, runs when the syscall returns. */
+	fput(file);
+	return u;
+}
+
+void refmdev_dma_section_begin(struct refmdev *rd)
+{
+	struct refmdev_dma *dma = &rd->dma;
+	struct refmdev_unmapper *u;
+
+	for (;;) {
+		spin_lock(&dma->pin_lock);
+		u = dma->unmapper;
+		if (!u || !READ_ONCE(u->open)) {
+			/* No unmap of our context is under way. */
+			dma->unmapper = NULL;
+			dma->pinning = true;
+			spin_unlock(&dma->pin_lock);
+			unmapper_put(u);
+			return;
+		}
+		refcount_inc(&u->ref);
+		spin_unlock(&dma->pin_lock);
+		wait_event(u->closed, !READ_ONCE(u->open));
+		unmapper_put(u);
+	}
+}
+
+void refmdev_dma_section_end(struct refmdev *rd)
+{
+	struct refmdev_dma *dma = &rd->dma;
+
+	spin_lock(&dma->pin_lock);
+	dma->pinning = false;
+	spin_unlock(&dma->pin_lock);
+	wake_up_all(&dma->pin_wq);
+}
+
+/*
+ * Called by type1 for every VFIO_IOMMU_UNMAP_DMA that covers pages pinned
+ * through this device, and by iommufd for (0, ULONG_MAX) when the device
+ * detaches. A section waits for nothing but the pinning itself (GUP of
+ * the unmapping user's own memory), so neither does this.
+ */
+void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
+{
+	struct refmdev_dma *dma = &vdev_to_refmdev(vdev)->dma;
+	struct refmdev_unmapper *u = unmapper_get_current(), *old;
+
+	/*
+	 * Linked under pin_lock: a worker that opened its section before
+	 * has set pinning where we look below; one that comes after finds
+	 * the link and waits for the record to close.
+	 */
+	spin_lock(&dma->pin_lock);
+	old = dma->unmapper;
+	if (u && old != u) {
+		refcount_inc(&u->ref);
+		dma->unmapper = u;
+	}
+	spin_unlock(&dma->pin_lock);
+	if (u && old != u)
+		unmapper_put(old);
+
+	wait_event(dma->pin_wq, !READ_ONCE(dma->pinning));
+	atomic_inc(&dma->unmap_calls);
+
+	if (u && u->no_file)
+		unmapper_close(u);
+	unmapper_put(u);
+}
+
+/* The worker is stopped: forget the last unmapper. */
+void refmdev_dma_release(struct refmdev *rd)
+{
+	struct refmdev_unmapper *u;
+
+	spin_lock(&rd->dma.pin_lock);
+	u = rd->dma.unmapper;
+	rd->dma.unmapper = NULL;
+	spin_unlock(&rd->dma.pin_lock);
+	unmapper_put(u);
+}

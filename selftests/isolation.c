@@ -1,0 +1,590 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Isolation between users: nothing one VFIO user does to its own device,
+ * however hostile, may hold up a device of another user (another
+ * process, its own container and fds).
+ *
+ * Each test starts a neighbour: a process of its own with its own mdev
+ * and container, streaming 4 KiB copies and timing each one. Then this
+ * process, as the hostile user with a device of its own, pulls one lever
+ * that holds something in the kernel open for as long as it likes, and
+ * the neighbour's copies are timed while it is held: the slowest must
+ * stay under NEIGHBOUR_BOUND_MS (the issue's bound under TCG). Then the
+ * lever is let go and the hostile device's own outcome is checked
+ * exactly.
+ *
+ * Levers: the engine's status write held by a userfaultfd write-protect
+ * while the user unmaps the pages the engine has pinned; a fence another
+ * fd holder put on a dma-buf the engine reaches through a P2P window,
+ * while the user unmaps what the engine would pin; the reply of a window
+ * ATTACH held by a userfaultfd while the engine uses another window. And
+ * the unmap barrier's own promise: one notification round per unmap,
+ * even when the unmapping thread hardly gets the CPU.
+ */
+#include <linux/userfaultfd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dma_util.h"
+#include "importer_util.h"
+#include "ktap.h"
+#include "p2p_util.h"
+
+#define PAGE			4096ull
+#define SZ_1M			0x100000ull
+#define SRC_IOVA		0x10000000ull
+#define DST_IOVA		0x20000000ull
+#define WIN_IOVA		0x40000000ull
+#define WIN2_IOVA		0x50000000ull
+#define NEIGHBOUR_BOUND_MS	100
+#define HOLD_MS			1500
+#define COPY			REFMDEV_DMA_OP_COPY
+
+/*
+ * What the neighbour reports, in memory shared between the processes;
+ * every field is read and written with __atomic builtins.
+ */
+struct neighbour {
+	int phase;
+	int ready;
+	long max_us;		/* slowest copy while measuring */
+	long copies;		/* copies completed while measuring */
+	long seq;		/* copies completed in all */
+};
+
+/* The neighbour's pid, in the parent only (fork writes 0 in the child). */
+static pid_t neighbour_pid;
+
+#define LOAD(x)		__atomic_load_n(&(x), __ATOMIC_ACQUIRE)
+#define STORE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
+
+enum { NB_RUN, NB_MEASURE, NB_STOP };
+
+static long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void neighbour_loop(struct neighbour *nb)
+{
+	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
+	struct dma_ring *r = dma_ring_setup(d, 16);
+	struct guest_mem *m = guest_mem_map(d, SRC_IOVA, 2 * PAGE,
+					    VFIO_DMA_MAP_FLAG_READ |
+					    VFIO_DMA_MAP_FLAG_WRITE);
+	unsigned int n = 0;
+
+	while (LOAD(nb->phase) != NB_STOP) {
+		bool measured = LOAD(nb->phase) == NB_MEASURE;
+		long start = now_us(), took;
+		__u32 st;
+
+		memset(m->va, n++, PAGE);
+		st = dma_run(r, SRC_IOVA, SRC_IOVA + PAGE, PAGE, COPY);
+		took = now_us() - start;
+		if (st != REFMDEV_DMA_ST_OK)
+			FAIL("neighbour: copy status 0x%x", st);
+		if (memcmp(m->va, (char *)m->va + PAGE, PAGE))
+			FAIL("neighbour: copy did not land");
+		/* Counted if it started in the window: a stall may end later. */
+		if (measured) {
+			if (took > LOAD(nb->max_us))
+				STORE(nb->max_us, took);
+			STORE(nb->copies, LOAD(nb->copies) + 1);
+		}
+		STORE(nb->seq, LOAD(nb->seq) + 1);
+		STORE(nb->ready, 1);
+	}
+	ktap_finish(0);
+}
+
+static void neighbour_stop(void *arg)
+{
+	struct neighbour *nb = arg;
+	int status;
+
+	if (!neighbour_pid)
+		return;
+	STORE(nb->phase, NB_STOP);
+	if (waitpid(neighbour_pid, &status, 0) != neighbour_pid)
+		FAIL("waitpid: %s", strerror(errno));
+	neighbour_pid = 0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		FAIL("the neighbour failed (status 0x%x)", status);
+}
+
+static struct neighbour *neighbour_start(void)
+{
+	struct neighbour *nb = mmap(NULL, sizeof(*nb), PROT_READ | PROT_WRITE,
+				    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	long start = now_ms();
+
+	ASSERT_TRUE(nb != MAP_FAILED);
+	memset(nb, 0, sizeof(*nb));
+	neighbour_pid = ktap_fork();
+	if (!neighbour_pid)
+		neighbour_loop(nb);
+	ktap_defer(neighbour_stop, nb);
+	while (!LOAD(nb->ready)) {
+		if (now_ms() - start > 60000)
+			FAIL("the neighbour did not start streaming");
+		usleep(1000);
+	}
+	return nb;
+}
+
+/* Time the neighbour's copies for @ms; fail if one took too long. */
+static void neighbour_assert_unhindered(struct neighbour *nb, long ms,
+					const char *while_what)
+{
+	long copies, max_us, seq, start;
+
+	STORE(nb->max_us, 0);
+	STORE(nb->copies, 0);
+	STORE(nb->phase, NB_MEASURE);
+	usleep(ms * 1000);
+	STORE(nb->phase, NB_RUN);
+	/* The copy in flight at the end counts too: wait for the next one. */
+	seq = LOAD(nb->seq);
+	start = now_ms();
+	while (LOAD(nb->seq) < seq + 2 && now_ms() - start < 60000)
+		usleep(1000);
+	copies = LOAD(nb->copies);
+	max_us = LOAD(nb->max_us);
+	ktap_info("neighbour while %s: %ld copies, slowest %ld us", while_what,
+		  copies, max_us);
+	if (!copies)
+		FAIL("the neighbour completed no copy in %ld ms while %s", ms,
+		     while_what);
+	if (max_us > NEIGHBOUR_BOUND_MS * 1000)
+		FAIL("a neighbour's copy took %ld ms while %s (bound %d ms)",
+		     max_us / 1000, while_what, NEIGHBOUR_BOUND_MS);
+}
+
+/* A userfaultfd tracking writes to [@addr, +@len); skips without one. */
+static int uffd_wp_register(void *addr, size_t len)
+{
+	struct uffdio_api api = {
+		.api = UFFD_API, .features = UFFD_FEATURE_PAGEFAULT_FLAG_WP,
+	};
+	struct uffdio_register reg = {
+		.range = { .start = (unsigned long)addr, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+	int fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		ktap_skip("userfaultfd: %s", strerror(errno));
+	ktap_defer(close_fd, (void *)(long)fd);
+	if (ioctl(fd, UFFDIO_API, &api))
+		ktap_skip("userfaultfd write-protect: %s", strerror(errno));
+	if (ioctl(fd, UFFDIO_REGISTER, &reg))
+		FAIL("UFFDIO_REGISTER: %s", strerror(errno));
+	return fd;
+}
+
+static void uffd_protect(int fd, void *addr, size_t len, bool protect)
+{
+	struct uffdio_writeprotect wp = {
+		.range = { .start = (unsigned long)addr, .len = len },
+		.mode = protect ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+
+	if (ioctl(fd, UFFDIO_WRITEPROTECT, &wp))
+		FAIL("UFFDIO_WRITEPROTECT(%d): %s", protect, strerror(errno));
+}
+
+/* The next event must be a write-protect fault on the page of @addr. */
+static void uffd_expect_wp_fault(int fd, void *addr, const char *who)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	if (poll(&p, 1, 30000) != 1)
+		FAIL("%s never wrote to the write-protected page", who);
+	ASSERT_EQ(read(fd, &msg, sizeof(msg)), sizeof(msg));
+	ASSERT_EQ(msg.event, UFFD_EVENT_PAGEFAULT);
+	if (!(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP) ||
+	    (msg.arg.pagefault.address & ~(PAGE - 1)) !=
+	    ((unsigned long)addr & ~(PAGE - 1)))
+		FAIL("unexpected fault 0x%llx at 0x%llx",
+		     (unsigned long long)msg.arg.pagefault.flags,
+		     (unsigned long long)msg.arg.pagefault.address);
+}
+
+struct unmap_arg {
+	struct vfio_dev *d;
+	__u64 iova;
+	__u64 size;
+	int ret;
+	long took_ms;
+};
+
+static void *unmap_thread(void *p)
+{
+	struct unmap_arg *a = p;
+	long start = now_ms();
+
+	a->ret = dma_unmap_raw(a->d, a->iova, a->size, 0);
+	a->took_ms = now_ms() - start;
+	return NULL;
+}
+
+#define RW	(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
+
+/*
+ * The engine copies 8 MiB; while it holds the pins the user unmaps the
+ * destination (pinned first), and the descriptor's status write (after the copy) hits a
+ * write-protected ring page, which the user does not release. The unmap
+ * must not wait for that write (it may wait for type1's own lock, which
+ * the write holds: that only stops this user), and the neighbour must
+ * not notice any of it.
+ */
+TEST(status_write_held_by_userfaultfd)
+{
+	const __u64 size = 8 * SZ_1M;
+	struct neighbour *nb = neighbour_start();
+	struct vfio_dev *a = vfio_open(mdev_create(TYPE_1M));
+	struct dma_ring *r = dma_ring_setup(a, 16);
+	struct guest_mem *src = guest_mem_map(a, SRC_IOVA, size, RW);
+	struct guest_mem *dst = guest_mem_map(a, DST_IOVA, size, RW);
+	int uffd = uffd_wp_register(r->desc, PAGE);
+	struct unmap_arg u = { .d = a, .iova = DST_IOVA, .size = size };
+	struct refmdev_dma_desc *desc;
+	long base = vm_locked_kib(), start;
+	pthread_t t;
+	int attempt;
+
+	fill_random(src->va, size, 7);
+	for (attempt = 0;; attempt++) {
+		desc = dma_post(r, SRC_IOVA, DST_IOVA, size, COPY);
+		uffd_protect(uffd, r->desc, PAGE, true);
+		dma_doorbell(r);
+		/* The pins are taken: unmap now, from another thread. */
+		start = now_ms();
+		while (vm_locked_kib() == base && now_ms() - start < 5000)
+			;
+		if (vm_locked_kib() != base)
+			break;
+		/* Missed it (the copy was done first): release and retry. */
+		uffd_expect_wp_fault(uffd, r->desc, "the engine");
+		uffd_protect(uffd, r->desc, PAGE, false);
+		ASSERT_EQ(dma_wait(r, desc), REFMDEV_DMA_ST_OK);
+		if (attempt == 20)
+			FAIL("never saw the engine's pins in 20 attempts");
+	}
+	ASSERT_EQ(pthread_create(&t, NULL, unmap_thread, &u), 0);
+	uffd_expect_wp_fault(uffd, r->desc, "the engine");
+
+	neighbour_assert_unhindered(nb, HOLD_MS,
+				    "a status write is held by userfaultfd");
+
+	uffd_protect(uffd, r->desc, PAGE, false);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+	ASSERT_EQ(u.ret, 0);
+	dst->mapped = false;
+	/* The copy ran to its end before the unmap returned, as promised. */
+	ASSERT_EQ(dma_wait(r, desc), REFMDEV_DMA_ST_OK);
+	ASSERT_EQ(memcmp(src->va, dst->va, size), 0);
+	ASSERT_EQ(vm_locked_kib(), base);
+}
+
+/*
+ * A fence another fd holder put on the dma-buf behind a P2P window: the
+ * engine waits for it (bounded) before it pins anything, so an unmap of
+ * what the descriptor would pin finishes at once, and the neighbour,
+ * whose unmaps and pins have nothing to do with either, never waits.
+ */
+TEST(fence_on_a_window_before_pinning)
+{
+	struct neighbour *nb = neighbour_start();
+	struct vfio_dev *a = vfio_open(mdev_create(TYPE_1M));
+	struct dma_ring *r = dma_ring_setup(a, 16);
+	struct guest_mem *src = guest_mem_map(a, SRC_IOVA, 16 * PAGE, RW);
+	int buf = dmabuf_export(a, 0, 16 * PAGE);
+	int imp = importer_open();
+	__u32 h = imp_attach(imp, buf);
+	struct unmap_arg u = { .d = a, .iova = SRC_IOVA, .size = 16 * PAGE };
+	struct refmdev_dma_desc *desc;
+	__u8 *back = malloc(16 * PAGE);
+	pthread_t t;
+
+	ASSERT_TRUE(back);
+	ASSERT_EQ(window_attach_raw(a, 0, buf, WIN_IOVA, NULL), 0);
+	fill_random(src->va, 16 * PAGE, 9);
+	/* The window works before the fence. */
+	ASSERT_EQ(dma_run(r, SRC_IOVA, WIN_IOVA, 16 * PAGE, COPY),
+		  REFMDEV_DMA_ST_OK);
+	bar2_read(a, back, 16 * PAGE, 0);
+	ASSERT_EQ(memcmp(back, src->va, 16 * PAGE), 0);
+
+	ASSERT_EQ(imp_op(imp, REFMDEV_TI_FENCE, h), 0);
+	ASSERT_EQ(imp_op(imp, REFMDEV_TI_FENCE, h), -EBUSY);
+	desc = dma_post(r, SRC_IOVA, WIN_IOVA, 16 * PAGE, COPY);
+	dma_doorbell(r);
+	usleep(200000);		/* the engine is waiting for the fence */
+	ASSERT_EQ(pthread_create(&t, NULL, unmap_thread, &u), 0);
+	neighbour_assert_unhindered(nb, HOLD_MS,
+				    "a window's fence holds a descriptor");
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+	ASSERT_EQ(u.ret, 0);
+	src->mapped = false;
+	ktap_info("unmap under the fenced descriptor took %ld ms", u.took_ms);
+	if (u.took_ms > 1000)
+		FAIL("the unmap waited %ld ms for a descriptor held by a fence",
+		     u.took_ms);
+	ASSERT_EQ(__atomic_load_n(&desc->status, __ATOMIC_ACQUIRE), 0);
+
+	/* Signaled: the descriptor goes on, and finds its source gone. */
+	ASSERT_EQ(imp_op(imp, REFMDEV_TI_SIGNAL, h), 0);
+	ASSERT_EQ(imp_op(imp, REFMDEV_TI_SIGNAL, h), -ENODATA);
+	ASSERT_EQ(dma_wait(r, desc), REFMDEV_DMA_ST_UNMAPPED);
+	free(back);
+}
+
+struct attach_arg {
+	struct vfio_dev *d;
+	struct refmdev_p2p_window *req;
+	int ret;
+};
+
+static void *attach_thread(void *p)
+{
+	struct attach_arg *a = p;
+
+	a->ret = ioctl(a->d->device, REFMDEV_P2P_WINDOW_ATTACH, a->req) ?
+		 -errno : 0;
+	return NULL;
+}
+
+/*
+ * A window ATTACH whose reply lands on a write-protected page: the
+ * caller is held in the kernel for as long as the user likes, but the
+ * window slots are not, so the engine keeps using its other window.
+ */
+TEST(attach_reply_held_by_userfaultfd)
+{
+	struct neighbour *nb = neighbour_start();
+	struct vfio_dev *a = vfio_open(mdev_create(TYPE_1M));
+	struct dma_ring *r = dma_ring_setup(a, 16);
+	struct guest_mem *src = guest_mem_map(a, SRC_IOVA, PAGE, RW);
+	int first = dmabuf_export(a, 0, PAGE);
+	int second = dmabuf_export(a, PAGE, PAGE);
+	struct refmdev_p2p_window *req, q;
+	struct attach_arg at = { .d = a };
+	long start;
+	pthread_t t;
+	__u8 back[64];
+	int uffd;
+
+	req = mmap(NULL, PAGE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(req != MAP_FAILED);
+	memset(req, 0, PAGE);
+	req->argsz = sizeof(*req);
+	req->index = 1;
+	req->dmabuf_fd = second;
+	req->iova = WIN2_IOVA;
+	at.req = req;
+	ASSERT_EQ(window_attach_raw(a, 0, first, WIN_IOVA, NULL), 0);
+	uffd = uffd_wp_register(req, PAGE);
+	uffd_protect(uffd, req, PAGE, true);
+	ASSERT_EQ(pthread_create(&t, NULL, attach_thread, &at), 0);
+	uffd_expect_wp_fault(uffd, req, "ATTACH");
+
+	/* The engine reaches window 0 meanwhile. */
+	memset(src->va, 0x5a, PAGE);
+	start = now_ms();
+	ASSERT_EQ(dma_run(r, SRC_IOVA, WIN_IOVA, 64, COPY), REFMDEV_DMA_ST_OK);
+	if (now_ms() - start > 1000)
+		FAIL("a window descriptor took %ld ms behind a held ATTACH",
+		     now_ms() - start);
+	bar2_read(a, back, sizeof(back), 0);
+	ASSERT_EQ(memcmp(back, src->va, sizeof(back)), 0);
+	/* So does QUERY: window 1 is attached already, the reply pending. */
+	ASSERT_EQ(window_query_raw(a, 1, &q), 0);
+	ASSERT_EQ(q.iova, WIN2_IOVA);
+	neighbour_assert_unhindered(nb, HOLD_MS,
+				    "an ATTACH reply is held by userfaultfd");
+
+	uffd_protect(uffd, req, PAGE, false);
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+	ASSERT_EQ(at.ret, 0);
+	ASSERT_EQ(req->size, PAGE);
+	munmap(req, PAGE);
+}
+
+static long device_unmap_calls(struct vfio_dev *d)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/refmdev/%s/unmap_calls",
+		 d->uuid);
+	if (!path_exists(path))
+		ktap_skip("%s missing (no debugfs)", path);
+	return sysfs_read_long(path);
+}
+
+struct spin_arg {
+	int stop;
+};
+
+static void *spin_thread(void *p)
+{
+	struct spin_arg *s = p;
+
+	while (!LOAD(s->stop))
+		;
+	return NULL;
+}
+
+static void pin_to_cpu0(pthread_t t)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	ASSERT_EQ(pthread_setaffinity_np(t, sizeof(set), &set), 0);
+}
+
+/* Copies out of the range being unmapped, over and over. */
+struct feeder_arg {
+	struct dma_ring *r;
+	__u64 dst;
+	int stop;
+	int done;		/* copies that completed */
+	__u32 bad;		/* a status other than OK or UNMAPPED */
+};
+
+static void *feeder_thread(void *p)
+{
+	struct feeder_arg *f = p;
+
+	while (!LOAD(f->stop)) {
+		__u32 st = dma_run(f->r, SRC_IOVA, f->dst, SZ_1M, COPY);
+
+		if (st == REFMDEV_DMA_ST_OK)
+			f->done++;
+		else if (st != REFMDEV_DMA_ST_UNMAPPED)
+			f->bad = st;
+	}
+	return NULL;
+}
+
+struct unmapper_arg {
+	struct vfio_dev *dev[2];
+	void *va;
+	int rounds;
+	int done;		/* unmaps made */
+	int notified;		/* notifications, over all unmaps and devices */
+	int repeated;		/* unmaps that notified a device twice */
+	int err;
+};
+
+/*
+ * MAP and UNMAP the engines' source over and over, at SCHED_IDLE on a CPU
+ * another thread keeps busy, so that whenever this thread sleeps (for a
+ * device's pin section to close) it waits long for the CPU again.
+ */
+static void *unmapper_thread(void *p)
+{
+	struct unmapper_arg *a = p;
+	struct sched_param sp = { 0 };
+	long before[2], after, start = now_ms();
+	int k;
+
+	if (sched_setscheduler(0, SCHED_IDLE, &sp)) {
+		a->err = errno;
+		return NULL;
+	}
+	/* Bounded in time too: a starved thread is slow by design. */
+	for (a->done = 0; a->done < a->rounds && now_ms() - start < 40000;
+	     a->done++) {
+		a->err = -dma_map_raw(a->dev[0], a->va, SRC_IOVA, SZ_1M, RW);
+		if (a->err)
+			return NULL;
+		usleep(2000);
+		for (k = 0; k < 2; k++)
+			before[k] = device_unmap_calls(a->dev[k]);
+		a->err = -dma_unmap_raw(a->dev[0], SRC_IOVA, SZ_1M, 0);
+		if (a->err)
+			return NULL;
+		for (k = 0; k < 2; k++) {
+			after = device_unmap_calls(a->dev[k]);
+			a->notified += after - before[k];
+			a->repeated += after - before[k] > 1;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Two devices in one container stream copies out of a range the user
+ * maps and unmaps in a loop. type1 notifies them in turn; a device
+ * notified first must not pin the range again while the other is being
+ * notified, or the unmap goes round again (and type1 BUGs after ten
+ * rounds). Every unmap must notify each device at most once, even with
+ * the unmapping thread starved of CPU between the notifications.
+ */
+TEST(one_notification_round_per_unmap)
+{
+	struct vfio_dev *a = vfio_open(mdev_create(TYPE_1M));
+	struct vfio_dev *b = vfio_join_container(a, mdev_create(TYPE_1M));
+	struct feeder_arg fa = {
+		.r = dma_ring_setup(a, 64), .dst = DST_IOVA,
+	};
+	struct feeder_arg fb = {
+		.r = dma_ring_setup_at(b, 64, RING_IOVA + SZ_1M),
+		.dst = DST_IOVA + SZ_1M,
+	};
+	void *va = mmap(NULL, SZ_1M, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	struct unmapper_arg u = { .dev = { a, b }, .va = va, .rounds = 100 };
+	struct spin_arg spin = { 0 };
+	pthread_t st, ut, ta, tb;
+
+	ASSERT_TRUE(va != MAP_FAILED);
+	guest_mem_map(a, DST_IOVA, 2 * SZ_1M, RW);
+	device_unmap_calls(a);		/* skips without debugfs */
+
+	ASSERT_EQ(pthread_create(&st, NULL, spin_thread, &spin), 0);
+	pin_to_cpu0(st);
+	ASSERT_EQ(pthread_create(&ta, NULL, feeder_thread, &fa), 0);
+	ASSERT_EQ(pthread_create(&tb, NULL, feeder_thread, &fb), 0);
+	ASSERT_EQ(pthread_create(&ut, NULL, unmapper_thread, &u), 0);
+	pin_to_cpu0(ut);
+	ASSERT_EQ(pthread_join(ut, NULL), 0);
+	STORE(fa.stop, 1);
+	STORE(fb.stop, 1);
+	STORE(spin.stop, 1);
+	ASSERT_EQ(pthread_join(ta, NULL), 0);
+	ASSERT_EQ(pthread_join(tb, NULL), 0);
+	ASSERT_EQ(pthread_join(st, NULL), 0);
+	if (u.err)
+		FAIL("the unmapper: %s", strerror(u.err));
+	if (fa.bad || fb.bad)
+		FAIL("copy status 0x%x / 0x%x", fa.bad, fb.bad);
+	ktap_info("%d unmaps: %d notifications, %d repeated; %d + %d copies done",
+		  u.done, u.notified, u.repeated, fa.done, fb.done);
+	if (!u.notified)
+		FAIL("no unmap found an engine's pins: nothing was tested");
+	if (u.repeated)
+		FAIL("%d of %d unmaps notified a device more than once",
+		     u.repeated, u.done);
+	munmap(va, SZ_1M);
+}
