@@ -33,16 +33,24 @@ static void devmem_put_pages(struct page **pages, unsigned long npages)
 	kvfree(pages);
 }
 
+/*
+ * Device memory is charged to the memory cgroup of whoever makes the
+ * device allocate it (the creator, then each opener and resetter), and a
+ * page stays charged there for as long as anything references it: the
+ * module's budget counts only the memory the devices hold now, while a
+ * page a peer keeps pinned after a reset still counts against the
+ * cgroup that allocated it.
+ */
 static struct page **devmem_alloc_pages(unsigned long npages)
 {
 	struct page **pages;
 	unsigned long i;
 
-	pages = kvcalloc(npages, sizeof(*pages), GFP_KERNEL);
+	pages = kvcalloc(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
 	if (!pages)
 		return NULL;
 	for (i = 0; i < npages; i++) {
-		pages[i] = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		pages[i] = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 		if (!pages[i]) {
 			devmem_put_pages(pages, npages);
 			return NULL;

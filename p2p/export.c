@@ -101,7 +101,7 @@ static struct page **dmabuf_get_pages(struct refmdev_dmabuf *buf,
 	unsigned long n = 0, i;
 	u32 r;
 
-	pages = kvcalloc(buf->npages, sizeof(*pages), GFP_KERNEL);
+	pages = kvcalloc(buf->npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
 	if (!pages)
 		return NULL;
 	mutex_lock(&mem->lock);
@@ -189,9 +189,13 @@ static struct sg_table *refmdev_dmabuf_map(struct dma_buf_attachment *attach,
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
-	ret = sg_alloc_table_from_pages(sgt, buf->pages, buf->npages, 0,
-					(u64)buf->npages << PAGE_SHIFT,
-					GFP_KERNEL);
+	/* Contiguous pages merge, but never past what the importer takes. */
+	ret = sg_alloc_table_from_pages_segment(sgt, buf->pages, buf->npages, 0,
+						(u64)buf->npages << PAGE_SHIFT,
+						max_t(unsigned int, PAGE_SIZE,
+						      ALIGN_DOWN(dma_get_max_seg_size(attach->dev),
+								 PAGE_SIZE)),
+						GFP_KERNEL);
 	if (ret)
 		goto err_free;
 	ret = dma_map_sgtable(attach->dev, sgt, dir, 0);
@@ -605,7 +609,7 @@ static int export_dmabuf(struct refmdev *rd,
 	    (req.open_flags & O_ACCMODE) == O_ACCMODE)
 		return -EINVAL;
 
-	buf = kzalloc(sizeof(*buf), GFP_KERNEL);
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
 	if (!buf)
 		return -ENOMEM;
 	buf->ranges = export_copy_ranges(rd, arg, &req, argsz, &total);

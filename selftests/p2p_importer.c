@@ -187,6 +187,31 @@ TEST(mapping_reads_bar2)
 	free(pat);
 }
 
+/*
+ * The importer's device takes DMA segments of at most
+ * REFMDEV_TI_SEGMENT_LIMIT bytes: physically contiguous device memory
+ * must not be merged into longer ones, and the data stays in order.
+ */
+TEST(mapping_respects_importer_segment_limit)
+{
+	struct vfio_dev *d = vfio_open(mdev_create(TYPE_16M));
+	__u8 *pat = fill_bar2(d, SZ_16M, 31);
+	int buf = dmabuf_export(d, 0, SZ_16M);
+	int imp = importer_open();
+	__u32 h = imp_attach(imp, buf);
+	struct refmdev_ti_query q;
+
+	ASSERT_EQ(imp_map(imp, h), 0);
+	q = imp_query(imp, h);
+	ASSERT_EQ(q.segment_limit, REFMDEV_TI_SEGMENT_LIMIT);
+	ktap_info("longest segment %u bytes", q.max_segment);
+	if (!q.max_segment || q.max_segment > q.segment_limit)
+		FAIL("a %u-byte segment for a device that takes %u",
+		     q.max_segment, q.segment_limit);
+	assert_reads(imp, h, pat, SZ_16M);
+	free(pat);
+}
+
 TEST(multi_range_export_is_the_ranges_concatenated)
 {
 	static const struct vfio_region_dma_range r[] = {
