@@ -99,6 +99,7 @@ static int refmdev_init_dev(struct vfio_device *vdev)
 	if (ret)
 		return ret;
 	mutex_init(&rd->reset_lock);
+	mutex_init(&rd->irq_gate);
 	mutex_init(&rd->lock);
 	refmdev_config_init(rd);
 	refmdev_regs_init(rd);
@@ -110,6 +111,7 @@ static int refmdev_init_dev(struct vfio_device *vdev)
 		mutex_destroy(&rd->windows.lock);
 		mutex_destroy(&rd->export.lock);
 		mutex_destroy(&rd->lock);
+		mutex_destroy(&rd->irq_gate);
 		mutex_destroy(&rd->reset_lock);
 	}
 	return ret;
@@ -125,6 +127,7 @@ static void refmdev_release_dev(struct vfio_device *vdev)
 	mutex_destroy(&rd->windows.lock);
 	mutex_destroy(&rd->export.lock);
 	mutex_destroy(&rd->lock);
+	mutex_destroy(&rd->irq_gate);
 	mutex_destroy(&rd->reset_lock);
 	refmdev_vfio_free_device(vdev);
 }

@@ -246,13 +246,15 @@ static void intx_unmask_thread(void *opaque, void *data)
 /*
  * ACTION_UNMASK with DATA_EVENTFD: a non-negative fd becomes the unmask
  * eventfd (INTx must be enabled, as on vfio-pci), a negative one removes
- * it. Called without rd->lock: disabling waits for the virqfd work, which
- * takes it.
+ * it. Caller holds irq_gate, so INTx cannot be turned off between the
+ * check and the enable; not rd->lock: disabling waits for the virqfd
+ * work, which takes it.
  */
 static int intx_unmask_eventfd(struct refmdev *rd, s32 fd)
 {
 	bool intx;
 
+	lockdep_assert_held(&rd->irq_gate);
 	if (fd < 0) {
 		vfio_virqfd_disable(&rd->irqs.intx_unmask);
 		return 0;
@@ -304,12 +306,17 @@ long refmdev_irq_set(struct refmdev *rd, unsigned long arg)
 			return PTR_ERR(data);
 	}
 
+	/*
+	 * Every change of the interrupt mode and of the unmask eventfd runs
+	 * under irq_gate, so the unmask eventfd exists only while INTx is
+	 * on (vfio-pci's igate does the same).
+	 */
+	mutex_lock(&rd->irq_gate);
 	if (hdr.index == VFIO_PCI_INTX_IRQ_INDEX &&
 	    action == VFIO_IRQ_SET_ACTION_UNMASK &&
 	    (hdr.flags & VFIO_IRQ_SET_DATA_EVENTFD)) {
 		ret = intx_unmask_eventfd(rd, *(const s32 *)data);
-		kfree(data);
-		return ret;
+		goto out_gate;
 	}
 
 	mutex_lock(&rd->lock);
@@ -330,13 +337,17 @@ long refmdev_irq_set(struct refmdev *rd, unsigned long arg)
 	}
 	mutex_unlock(&rd->lock);
 
-	/* INTx turned off takes its unmask eventfd with it, as on vfio-pci. */
-	if (hdr.index == VFIO_PCI_INTX_IRQ_INDEX &&
-	    action == VFIO_IRQ_SET_ACTION_TRIGGER &&
+	/*
+	 * INTx turned off (by any index: MSI replaces it) takes its unmask
+	 * eventfd with it, as on vfio-pci.
+	 */
+	if (action == VFIO_IRQ_SET_ACTION_TRIGGER &&
 	    READ_ONCE(rd->irqs.mode) != REFMDEV_IRQ_INTX)
 		vfio_virqfd_disable(&rd->irqs.intx_unmask);
 	if (old)
 		eventfd_ctx_put(old);
+out_gate:
+	mutex_unlock(&rd->irq_gate);
 	kfree(data);
 	return ret;
 }
@@ -348,6 +359,7 @@ void refmdev_irq_release_all(struct refmdev *rd)
 	struct eventfd_ctx *ctx[3];
 	unsigned int i;
 
+	mutex_lock(&rd->irq_gate);
 	vfio_virqfd_disable(&irqs->intx_unmask);
 	mutex_lock(&rd->lock);
 	ctx[0] = irqs->intx_trigger;
@@ -355,6 +367,7 @@ void refmdev_irq_release_all(struct refmdev *rd)
 	ctx[2] = irqs->req_trigger;
 	memset(irqs, 0, sizeof(*irqs));
 	mutex_unlock(&rd->lock);
+	mutex_unlock(&rd->irq_gate);
 
 	for (i = 0; i < ARRAY_SIZE(ctx); i++)
 		if (ctx[i])

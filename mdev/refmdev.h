@@ -66,7 +66,9 @@ enum refmdev_irq_mode {
  * Interrupt delivery to the VFIO user; protected by refmdev.lock, except
  * @intx_unmask, which the VFIO core's virqfd code manages under its own
  * lock and which is enabled and disabled without refmdev.lock held (its
- * work takes that lock).
+ * work takes that lock). Changes of @mode and of @intx_unmask are also
+ * serialised by refmdev.irq_gate, so that the unmask eventfd exists only
+ * while INTx is on.
  */
 struct refmdev_irqs {
 	enum refmdev_irq_mode mode;
@@ -151,8 +153,8 @@ struct refmdev_regs {
  * vfio_put_device() after vfio_unregister_group_dev() in remove. The VFIO
  * core keeps it alive while any device fd (and so any mmap of it) exists.
  *
- * Lock order: @reset_lock, then @lock, then export.lock (p2p/p2p.h),
- * then devmem.lock. None is held while copying to or from
+ * Lock order: @reset_lock, then @irq_gate, then @lock, then export.lock
+ * (p2p/p2p.h), then devmem.lock. None is held while copying to or from
  * user memory. @lock covers configuration space, the register file,
  * interrupt state and open/reset transitions.
  * @reset_lock serialises the operations that stop the DMA engine and
@@ -164,6 +166,7 @@ struct refmdev {
 	const struct refmdev_type *type;
 
 	struct mutex reset_lock;	/* see above */
+	struct mutex irq_gate;	/* see struct refmdev_irqs */
 	struct mutex lock;	/* see above */
 	u8 config[REFMDEV_CFG_SIZE];
 	u8 config_wmask[PCI_CFG_SPACE_SIZE];	/* writable bits */

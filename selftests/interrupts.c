@@ -5,6 +5,7 @@
  * DATA_BOOL forms, and the errno for each malformed SET_IRQS.
  */
 #include <linux/pci_regs.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -348,4 +349,78 @@ TEST(eventfds_released_on_close)
 	ASSERT_OK(irq_set_eventfd(&d, INTX, efd));
 	ASSERT_EQ(eventfd_wait(efd, WAIT_MS), 1);
 	vfio_close(&d);
+}
+
+struct unmask_race {
+	struct vfio_dev *d;
+	pthread_barrier_t start, done;
+	int unmask;		/* the eventfd thread A installs */
+	int rounds;
+};
+
+/* A busy wait of @n steps, to move one side of a race against the other. */
+static void spin(unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);	/* not optimised out */
+}
+
+/*
+ * Thread A: install the unmask eventfd, INTx on or going off; each round
+ * starts a little later or earlier against the other thread.
+ */
+static void *install_unmask(void *p)
+{
+	struct unmask_race *r = p;
+	int i;
+
+	for (i = 0; i < r->rounds; i++) {
+		pthread_barrier_wait(&r->start);
+		if (i & 1)
+			spin((i / 2 % 64) * 64);
+		irq_set(r->d, INTX, UNMASK | EVENTFD, 0, 1, &r->unmask, 4);
+		pthread_barrier_wait(&r->done);
+	}
+	return NULL;
+}
+
+/*
+ * Installing the unmask eventfd races turning INTx off. Whichever comes
+ * first, INTx ends off, so the unmask eventfd must end gone: the next
+ * user of INTx can install its own (no EBUSY), and the old one's kicks
+ * do nothing.
+ */
+TEST(intx_unmask_eventfd_races_intx_off)
+{
+	struct unmask_race r = { .d = open_with_mask(TYPE_1M), .rounds = 2000 };
+	int efd = new_eventfd(), fresh = new_eventfd(), i, ret;
+	__s32 off = -1;
+	pthread_t t;
+
+	r.unmask = new_eventfd();
+	ASSERT_EQ(pthread_barrier_init(&r.start, NULL, 2), 0);
+	ASSERT_EQ(pthread_barrier_init(&r.done, NULL, 2), 0);
+	ASSERT_EQ(pthread_create(&t, NULL, install_unmask, &r), 0);
+	for (i = 0; i < r.rounds; i++) {
+		ASSERT_OK(irq_set_eventfd(r.d, INTX, efd));
+		pthread_barrier_wait(&r.start);
+		if (!(i & 1))
+			spin((i / 2 % 64) * 64);
+		ASSERT_OK(irq_set(r.d, INTX, TRIGGER | NONE, 0, 0, NULL, 0));
+		pthread_barrier_wait(&r.done);
+
+		/* INTx is off: nothing of the unmask eventfd may be left. */
+		ASSERT_OK(irq_set_eventfd(r.d, INTX, efd));
+		ret = irq_set(r.d, INTX, UNMASK | EVENTFD, 0, 1, &fresh, 4);
+		if (ret)
+			FAIL("round %d: a new unmask eventfd: %s (one survived INTx off)",
+			     i, strerror(-ret));
+		ASSERT_OK(irq_set(r.d, INTX, UNMASK | EVENTFD, 0, 1, &off, 4));
+		ASSERT_OK(irq_set(r.d, INTX, TRIGGER | NONE, 0, 0, NULL, 0));
+	}
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+	pthread_barrier_destroy(&r.start);
+	pthread_barrier_destroy(&r.done);
 }
