@@ -161,8 +161,9 @@ static u32 config_read(struct refmdev *rd, unsigned int off, unsigned int len)
 }
 
 /*
- * Returns 0, or a request (REFMDEV_RESET_FLR, REFMDEV_DMA_FENCE) for the
- * caller to carry out once it has dropped rd->lock.
+ * Returns 0, or requests (REFMDEV_RESET_FLR, or REFMDEV_DMA_FENCE and
+ * REFMDEV_EXPORT_SYNC) for the caller to carry out once it has dropped
+ * rd->lock.
  */
 static int config_write(struct refmdev *rd, unsigned int off,
 			unsigned int len, u32 val)
@@ -171,6 +172,7 @@ static int config_write(struct refmdev *rd, unsigned int off,
 	unsigned int devctl = REFMDEV_CFG_EXP_CAP + PCI_EXP_DEVCTL;
 	bool flr = false;
 	unsigned int i;
+	int requests = 0;
 
 	for (i = 0; i < len; i++) {
 		unsigned int pos = off + i;
@@ -189,19 +191,22 @@ static int config_write(struct refmdev *rd, unsigned int off,
 		return REFMDEV_RESET_FLR;
 
 	new_cmd = refmdev_config_command(rd);
-	if ((old_cmd ^ new_cmd) & PCI_COMMAND_MEMORY)
+	if ((old_cmd ^ new_cmd) & PCI_COMMAND_MEMORY) {
 		refmdev_devmem_set_decode(rd, new_cmd & PCI_COMMAND_MEMORY);
+		requests |= REFMDEV_EXPORT_SYNC;
+	}
 	if ((old_cmd ^ new_cmd) & PCI_COMMAND_INTX_DISABLE)
 		refmdev_irq_update(rd);
 	if (old_cmd & ~new_cmd & PCI_COMMAND_MASTER)
-		return REFMDEV_DMA_FENCE;
-	return 0;
+		requests |= REFMDEV_DMA_FENCE;
+	return requests;
 }
 
 /*
  * Change the command register as a user write would, side effects
  * included. Used where the engine is already stopped (open, close), so a
- * DMA fence request needs no carrying out.
+ * DMA fence request needs no carrying out; the caller brings the
+ * dma-bufs in line itself (refmdev_export_sync() or close).
  */
 void refmdev_config_set_command(struct refmdev *rd, u16 cmd)
 {

@@ -34,10 +34,11 @@ int refmdev_reset(struct refmdev *rd, int kind)
 	mutex_lock(&rd->reset_lock);
 	refmdev_dma_quiesce(rd);
 	fresh = refmdev_devmem_alloc(rd);
+	/* Importers of the old memory let go before it is replaced. */
+	if (fresh)
+		refmdev_export_revoke(rd);
 	mutex_lock(&rd->lock);
 	if (fresh) {
-		/* Importers of the old memory let go before it is replaced. */
-		refmdev_export_revoke(rd);
 		refmdev_devmem_install(rd, fresh);
 		refmdev_regs_init(rd);
 		refmdev_dma_reset_regs(rd);
@@ -46,13 +47,38 @@ int refmdev_reset(struct refmdev *rd, int kind)
 			refmdev_devmem_set_decode(rd, false);
 		}
 		refmdev_irq_update(rd);
-		if (rd->devmem.decode)
-			refmdev_export_restore(rd);
 	}
+	mutex_unlock(&rd->lock);
+	if (fresh)
+		refmdev_export_sync(rd);
+	mutex_lock(&rd->lock);
 	refmdev_dma_resume(rd);
 	mutex_unlock(&rd->lock);
 	mutex_unlock(&rd->reset_lock);
 	return fresh ? 0 : -ENOMEM;
+}
+
+/*
+ * Make the BAR's dma-bufs follow memory decoding as it is now: revoked
+ * while it is off, usable on the device's current memory while it is on.
+ * Every change of the buffers' state runs under reset_lock, so a decode
+ * change by another thread meanwhile is followed by its own sync. Not
+ * under rd->lock: revoking waits (bounded) for importers and for fences,
+ * which any holder of a dma-buf's fd can add, and register access,
+ * interrupts and SET_IRQS must not wait with it.
+ */
+void refmdev_export_sync(struct refmdev *rd)
+{
+	bool decode;
+
+	lockdep_assert_held(&rd->reset_lock);
+	mutex_lock(&rd->devmem.lock);
+	decode = rd->devmem.decode;
+	mutex_unlock(&rd->devmem.lock);
+	if (decode)
+		refmdev_export_restore(rd);
+	else
+		refmdev_export_revoke(rd);
 }
 
 /*
@@ -73,13 +99,16 @@ static void refmdev_dma_fence(struct refmdev *rd)
 /* Carry out what a register or config write asked for; see refmdev.h. */
 int refmdev_run_request(struct refmdev *rd, int request)
 {
-	switch (request) {
-	case REFMDEV_RESET_FUNCTION:
-	case REFMDEV_RESET_FLR:
-		return refmdev_reset(rd, request);
-	case REFMDEV_DMA_FENCE:
+	if (request & REFMDEV_RESET_FUNCTION)
+		return refmdev_reset(rd, REFMDEV_RESET_FUNCTION);
+	if (request & REFMDEV_RESET_FLR)
+		return refmdev_reset(rd, REFMDEV_RESET_FLR);
+	if (request & REFMDEV_DMA_FENCE)
 		refmdev_dma_fence(rd);
-		return 0;
+	if (request & REFMDEV_EXPORT_SYNC) {
+		mutex_lock(&rd->reset_lock);
+		refmdev_export_sync(rd);
+		mutex_unlock(&rd->reset_lock);
 	}
 	return 0;
 }
@@ -121,8 +150,6 @@ static void refmdev_release_dev(struct vfio_device *vdev)
 {
 	struct refmdev *rd = vdev_to_refmdev(vdev);
 
-	/* type1 may still notify between close_device and unregistering. */
-	refmdev_dma_release(rd);
 	refmdev_devmem_free(rd);
 	mutex_destroy(&rd->windows.lock);
 	mutex_destroy(&rd->export.lock);
@@ -145,9 +172,13 @@ static int refmdev_open_device(struct vfio_device *vdev)
 	ret = refmdev_reset(rd, REFMDEV_RESET_FLR);
 	if (ret)
 		return ret;
+	refmdev_dma_set_active(rd, true);
+	mutex_lock(&rd->reset_lock);
 	mutex_lock(&rd->lock);
 	refmdev_config_set_command(rd, PCI_COMMAND_MEMORY);
 	mutex_unlock(&rd->lock);
+	refmdev_export_sync(rd);
+	mutex_unlock(&rd->reset_lock);
 	return 0;
 }
 
@@ -164,13 +195,15 @@ static void refmdev_close_device(struct vfio_device *vdev)
 	mutex_lock(&rd->reset_lock);
 	refmdev_dma_quiesce(rd);
 	mutex_unlock(&rd->reset_lock);
-	refmdev_dma_release(rd);
+	refmdev_dma_set_active(rd, false);
 	refmdev_windows_detach_all(rd);
 	refmdev_irq_release_all(rd);
-	mutex_lock(&rd->lock);
+	mutex_lock(&rd->reset_lock);
 	refmdev_export_close(rd);
+	mutex_lock(&rd->lock);
 	refmdev_config_set_command(rd, 0);
 	mutex_unlock(&rd->lock);
+	mutex_unlock(&rd->reset_lock);
 }
 
 static long refmdev_get_info(unsigned long arg)

@@ -123,22 +123,20 @@ void refmdev_devmem_install(struct refmdev *rd, struct page **fresh)
 /*
  * Memory decoding follows PCI_COMMAND_MEMORY. Turning it off zaps user
  * mappings, so CPU access through an mmap faults with SIGBUS until it is
- * turned back on, as with vfio-pci, and revokes the BAR's dma-bufs until
- * then. Caller holds rd->lock.
+ * turned back on, as with vfio-pci. The BAR's dma-bufs follow in
+ * refmdev_export_sync(), before the write that changed it returns.
+ * Caller holds rd->lock.
  */
 void refmdev_devmem_set_decode(struct refmdev *rd, bool decode)
 {
 	struct refmdev_devmem *mem = &rd->devmem;
 
-	if (!decode)
-		refmdev_export_revoke(rd);
+	lockdep_assert_held(&rd->lock);
 	mutex_lock(&mem->lock);
 	mem->decode = decode;
 	mutex_unlock(&mem->lock);
 	if (!decode)
 		devmem_zap(rd);
-	else
-		refmdev_export_restore(rd);
 }
 
 /* Take a reference on the page at @idx if the BAR decodes; NULL if not. */

@@ -22,6 +22,7 @@ void refmdev_dma_init(struct refmdev *rd)
 
 	INIT_WORK(&dma->work, refmdev_dma_work);
 	spin_lock_init(&dma->pin_lock);
+	INIT_LIST_HEAD(&dma->unmap_links);
 	init_waitqueue_head(&dma->pin_wq);
 	atomic_set(&dma->unmap_calls, 0);
 	refmdev_dma_reset_regs(rd);

@@ -11,10 +11,11 @@
  * the owner's RLIMIT_MEMLOCK. Device memory (BAR2) is reached through the
  * device's own page array, holding a page reference for the duration.
  *
- * Called from the DMA worker, which opens the pin section (see dma.c)
- * here, after everything that may wait on others: the window slots are
- * taken and fences waited for first, so a section only ever waits for
- * the pinning itself.
+ * Called from the DMA worker, which opens the pin section (see
+ * unmap_gate.c) here, after everything that may wait long on others: the
+ * window slots are taken and fences waited for first, so a section waits
+ * only for the pinning itself and for a window's reservation lock, which
+ * nobody holds across a wait on user space.
  */
 #include <linux/highmem.h>
 #include <linux/iommu.h>

@@ -91,16 +91,19 @@ struct refmdev_irqs {
  * Pin sections. Every pin the engine takes lives inside a pin section:
  * the worker sets @pinning (refmdev_dma_section_begin()) before its first
  * vfio_pin_pages() for a descriptor and clears it after the last
- * vfio_unpin_pages(). .dma_unmap links this device to a record of the
- * unmapping task's system call (@unmapper, a reference), which keeps the
- * worker from opening a section until that call returns (unmap_gate.c),
- * and waits until @pinning is clear: when it returns, the engine holds no
- * pin at all. Nothing in a section waits on anything but the pinning
- * itself: fences, window slots and the descriptor's status write all
+ * vfio_unpin_pages(). .dma_unmap, while the device is open (@active),
+ * links it to a record of the unmapping task's system call
+ * (@unmap_links), which keeps the worker from opening a section until
+ * every such call has returned (unmap_gate.c), and waits until @pinning
+ * is clear: when it returns, the engine holds no pin at all. A section
+ * waits for the pinning of the user's own memory (GUP, which a FUSE
+ * server can hold) and for the reservation lock of a window's dma-buf
+ * (held briefly by its exporter and importers, never across a wait on
+ * user space); fences, window slots and the descriptor's status write
  * come before or after it (dma_xfer.c, dma.c). @pin_lock (a spinlock,
- * never held while sleeping) protects @pinning and @unmapper; @pin_wq is
- * where .dma_unmap waits. @unmap_calls counts .dma_unmap calls, for
- * debugfs.
+ * never held while sleeping) protects @pinning, @active and
+ * @unmap_links; @pin_wq is where .dma_unmap waits. @unmap_calls counts
+ * .dma_unmap calls, for debugfs.
  *
  * The section is not a lock, but .dma_unmap waits for it as for one, and
  * type1 calls .dma_unmap holding its device_list_lock while the section
@@ -116,8 +119,6 @@ struct refmdev_irqs {
  * cancel_work_sync() waits for a running worker to finish its current
  * descriptor. refmdev.reset_lock keeps two such stops from overlapping.
  */
-struct refmdev_unmapper;
-
 struct refmdev_dma {
 	u64 ring_base;
 	u32 ring_size;
@@ -130,9 +131,10 @@ struct refmdev_dma {
 
 	struct work_struct work;
 
-	spinlock_t pin_lock;	/* protects pinning, unmapper */
+	spinlock_t pin_lock;	/* protects pinning, active, unmap_links */
 	bool pinning;
-	struct refmdev_unmapper *unmapper;
+	bool active;		/* open: .dma_unmap links to its caller */
+	struct list_head unmap_links;
 	wait_queue_head_t pin_wq;
 	atomic_t unmap_calls;
 };
@@ -153,13 +155,16 @@ struct refmdev_regs {
  * vfio_put_device() after vfio_unregister_group_dev() in remove. The VFIO
  * core keeps it alive while any device fd (and so any mmap of it) exists.
  *
- * Lock order: @reset_lock, then @irq_gate, then @lock, then export.lock
- * (p2p/p2p.h), then devmem.lock. None is held while copying to or from
- * user memory. @lock covers configuration space, the register file,
+ * Lock order: @reset_lock, then @irq_gate, then @lock, then devmem.lock.
+ * export.lock (p2p/p2p.h) is taken under @reset_lock, never under @lock:
+ * a revocation waits for importers and fences, and register access and
+ * interrupts must not wait with it. None is held while copying to or
+ * from user memory. @lock covers configuration space, the register file,
  * interrupt state and open/reset transitions.
  * @reset_lock serialises the operations that stop the DMA engine and
  * start it again (resets, the bus-master fence), so that one cannot
- * restart the engine while another still expects it stopped.
+ * restart the engine while another still expects it stopped, and every
+ * change of the exported dma-bufs' state (revoke, restore, close).
  */
 struct refmdev {
 	struct vfio_device vdev;
@@ -231,7 +236,7 @@ void refmdev_dma_resume(struct refmdev *rd);
 
 /* unmap_gate.c: the .dma_unmap barrier and the pin sections it waits for */
 void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length);
-void refmdev_dma_release(struct refmdev *rd);
+void refmdev_dma_set_active(struct refmdev *rd, bool active);
 void refmdev_dma_section_begin(struct refmdev *rd);
 void refmdev_dma_section_end(struct refmdev *rd);
 
@@ -248,15 +253,19 @@ u32 refmdev_dma_transfer(struct refmdev *rd,
 /*
  * device.c: reset and the VFIO device ops. A register or config write
  * that needs the DMA engine stopped (a reset, bus mastering turned off)
- * returns one of these requests from under refmdev.lock; the caller
- * carries it out with refmdev_run_request() after unlocking, since
- * stopping the engine waits for its worker, which takes that lock.
+ * or the BAR's dma-bufs changed (memory decoding turned on or off)
+ * returns a mask of these requests from under refmdev.lock; the caller
+ * carries them out with refmdev_run_request() after unlocking, since
+ * stopping the engine waits for its worker, which takes that lock, and
+ * revoking waits for importers.
  */
-#define REFMDEV_RESET_FUNCTION	1
-#define REFMDEV_RESET_FLR	2
-#define REFMDEV_DMA_FENCE	3
+#define REFMDEV_RESET_FUNCTION	BIT(0)
+#define REFMDEV_RESET_FLR	BIT(1)
+#define REFMDEV_DMA_FENCE	BIT(2)
+#define REFMDEV_EXPORT_SYNC	BIT(3)
 int refmdev_reset(struct refmdev *rd, int kind);
 int refmdev_run_request(struct refmdev *rd, int request);
+void refmdev_export_sync(struct refmdev *rd);
 extern const struct vfio_device_ops refmdev_vfio_ops;
 
 #endif /* REFMDEV_H */

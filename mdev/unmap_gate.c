@@ -30,9 +30,23 @@
  * back to user space, so the file's release is exactly "the unmap ioctl
  * has returned"; and the VFS holds our module across it (f_op->owner).
  * If the unmapping task is a kernel thread, the release runs from a
- * worker a moment later instead; if the file cannot be had, the record
- * closes when the callback returns. Either way a repeated round becomes
- * possible again, as it always is for drivers that re-pin at once.
+ * worker a moment later instead; if the file (or a link) cannot be had,
+ * the record closes when the callback returns. Either way a repeated
+ * round becomes possible again, as it always is for drivers that re-pin
+ * at once.
+ *
+ * A device links to every open record that notified it (two tasks may
+ * unmap in one context at once), and only while it is open: iommufd
+ * detaches, and type1 unregisters, a device after its close_device, and
+ * the notifications they send then must not hold up the device's next
+ * user.
+ *
+ * One rule follows for callers: a task must not wait for a linked
+ * device's worker before its own record has closed. The release runs
+ * from the task's next task-work pass, so a close (which waits for the
+ * worker) queued in the same pass as the unmap would wait for itself.
+ * Nothing in the VFIO core notifies another open device from a release
+ * today.
  */
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
@@ -64,6 +78,12 @@ struct refmdev_unmapper {
 	bool open;
 	bool no_file;		/* the creating callback closes it */
 	wait_queue_head_t closed;
+};
+
+/* A device's link to a record that notified it; see refmdev_dma. */
+struct refmdev_unmap_link {
+	struct list_head node;		/* in refmdev_dma.unmap_links */
+	struct refmdev_unmapper *u;	/* a reference */
 };
 
 static LIST_HEAD(unmappers);
@@ -150,25 +170,48 @@ static struct refmdev_unmapper *unmapper_get_current(void)
 	return u;
 }
 
+/* Drop links taken off a device's list. */
+static void unmap_links_free(struct list_head *links)
+{
+	struct refmdev_unmap_link *link, *tmp;
+
+	list_for_each_entry_safe(link, tmp, links, node) {
+		unmapper_put(link->u);
+		kfree(link);
+	}
+}
+
+/*
+ * Open a pin section once no record this device is linked to is open.
+ * The wait is TASK_IDLE: it lasts as long as the unmapping system call,
+ * which its user can stretch (a reply copied to a userfaultfd page), and
+ * only this device waits.
+ */
 void refmdev_dma_section_begin(struct refmdev *rd)
 {
 	struct refmdev_dma *dma = &rd->dma;
+	struct refmdev_unmap_link *link, *tmp;
 	struct refmdev_unmapper *u;
+	LIST_HEAD(closed);
 
 	for (;;) {
+		u = NULL;
 		spin_lock(&dma->pin_lock);
-		u = dma->unmapper;
-		if (!u || !READ_ONCE(u->open)) {
-			/* No unmap of our context is under way. */
-			dma->unmapper = NULL;
-			dma->pinning = true;
-			spin_unlock(&dma->pin_lock);
-			unmapper_put(u);
-			return;
+		list_for_each_entry_safe(link, tmp, &dma->unmap_links, node) {
+			if (!READ_ONCE(link->u->open))
+				list_move(&link->node, &closed);
+			else if (!u)
+				u = link->u;
 		}
-		refcount_inc(&u->ref);
+		if (u)
+			refcount_inc(&u->ref);
+		else
+			dma->pinning = true;
 		spin_unlock(&dma->pin_lock);
-		wait_event(u->closed, !READ_ONCE(u->open));
+		unmap_links_free(&closed);
+		if (!u)
+			return;
+		wait_event_idle(u->closed, !READ_ONCE(u->open));
 		unmapper_put(u);
 	}
 }
@@ -183,31 +226,46 @@ void refmdev_dma_section_end(struct refmdev *rd)
 	wake_up_all(&dma->pin_wq);
 }
 
+/* Caller holds pin_lock. */
+static bool unmap_linked(struct refmdev_dma *dma, struct refmdev_unmapper *u)
+{
+	struct refmdev_unmap_link *link;
+
+	list_for_each_entry(link, &dma->unmap_links, node)
+		if (link->u == u)
+			return true;
+	return false;
+}
+
 /*
  * Called by type1 for every VFIO_IOMMU_UNMAP_DMA that covers pages pinned
- * through this device, and by iommufd for (0, ULONG_MAX) when the device
- * detaches. A section waits for nothing but the pinning itself (GUP of
- * the unmapping user's own memory), so neither does this.
+ * through this device, and by iommufd for every IOMMU_IOAS_UNMAP of an
+ * IOAS the device is attached to and with (0, ULONG_MAX) when it
+ * detaches. A section waits for nothing of another user's (see struct
+ * refmdev_dma), so neither does this.
  */
 void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 {
 	struct refmdev_dma *dma = &vdev_to_refmdev(vdev)->dma;
-	struct refmdev_unmapper *u = unmapper_get_current(), *old;
+	struct refmdev_unmapper *u = unmapper_get_current();
+	struct refmdev_unmap_link *link = NULL;
 
+	if (u)
+		link = kmalloc(sizeof(*link), GFP_KERNEL);
 	/*
 	 * Linked under pin_lock: a worker that opened its section before
 	 * has set pinning where we look below; one that comes after finds
 	 * the link and waits for the record to close.
 	 */
 	spin_lock(&dma->pin_lock);
-	old = dma->unmapper;
-	if (u && old != u) {
+	if (link && dma->active && !unmap_linked(dma, u)) {
 		refcount_inc(&u->ref);
-		dma->unmapper = u;
+		link->u = u;
+		list_add(&link->node, &dma->unmap_links);
+		link = NULL;
 	}
 	spin_unlock(&dma->pin_lock);
-	if (u && old != u)
-		unmapper_put(old);
+	kfree(link);
 
 	wait_event(dma->pin_wq, !READ_ONCE(dma->pinning));
 	atomic_inc(&dma->unmap_calls);
@@ -217,14 +275,19 @@ void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 	unmapper_put(u);
 }
 
-/* The worker is stopped: forget the last unmapper. */
-void refmdev_dma_release(struct refmdev *rd)
+/*
+ * The device is opened (@active) or closed, its worker stopped either
+ * way: links from an earlier user, or from notifications sent while it
+ * was closed, are dropped.
+ */
+void refmdev_dma_set_active(struct refmdev *rd, bool active)
 {
-	struct refmdev_unmapper *u;
+	struct refmdev_dma *dma = &rd->dma;
+	LIST_HEAD(links);
 
-	spin_lock(&rd->dma.pin_lock);
-	u = rd->dma.unmapper;
-	rd->dma.unmapper = NULL;
-	spin_unlock(&rd->dma.pin_lock);
-	unmapper_put(u);
+	spin_lock(&dma->pin_lock);
+	dma->active = active;
+	list_splice_init(&dma->unmap_links, &links);
+	spin_unlock(&dma->pin_lock);
+	unmap_links_free(&links);
 }

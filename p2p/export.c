@@ -189,7 +189,7 @@ static struct sg_table *refmdev_dmabuf_map(struct dma_buf_attachment *attach,
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
-	/* Contiguous pages merge, but never past what the importer takes. */
+	/* Contiguous pages merge, up to the importer's limit (a page at least). */
 	ret = sg_alloc_table_from_pages_segment(sgt, buf->pages, buf->npages, 0,
 						(u64)buf->npages << PAGE_SHIFT,
 						max_t(unsigned int, PAGE_SIZE,
@@ -467,14 +467,16 @@ static int dmabuf_restore(struct refmdev_dmabuf *buf, struct refmdev *rd)
 
 /*
  * The device stops decoding memory, or is about to replace it (reset).
- * Caller holds rd->lock; when this returns no importer maps the old
- * memory and no CPU mapping of a dma-buf reaches it.
+ * Caller holds rd->reset_lock, not rd->lock (this waits for importers);
+ * when this returns no importer maps the old memory and no CPU mapping
+ * of a dma-buf reaches it.
  */
 void refmdev_export_revoke(struct refmdev *rd)
 {
 	struct refmdev_dmabuf *buf;
 
-	lockdep_assert_held(&rd->lock);
+	lockdep_assert_held(&rd->reset_lock);
+	lockdep_assert_not_held(&rd->lock);
 	mutex_lock(&rd->export.lock);
 	rd->export.usable = false;
 	export_hold_files(rd);
@@ -485,12 +487,15 @@ void refmdev_export_revoke(struct refmdev *rd)
 	mutex_unlock(&rd->export.lock);
 }
 
-/* Decoding is on and the memory settled: buffers may be used again. */
+/*
+ * Decoding is on and the memory settled: buffers may be used again.
+ * Caller holds rd->reset_lock.
+ */
 void refmdev_export_restore(struct refmdev *rd)
 {
 	struct refmdev_dmabuf *buf;
 
-	lockdep_assert_held(&rd->lock);
+	lockdep_assert_held(&rd->reset_lock);
 	mutex_lock(&rd->export.lock);
 	rd->export.usable = true;
 	export_hold_files(rd);
@@ -514,6 +519,8 @@ void refmdev_export_close(struct refmdev *rd)
 {
 	struct refmdev_dmabuf *buf, *tmp;
 
+	lockdep_assert_held(&rd->reset_lock);
+	lockdep_assert_not_held(&rd->lock);
 	mutex_lock(&rd->export.lock);
 	rd->export.usable = false;
 	export_hold_files(rd);

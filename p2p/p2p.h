@@ -20,8 +20,9 @@ struct vfio_device;
 /*
  * The dma-bufs exported from one device's BAR2.
  *
- * @lock protects @bufs and @usable. Lock order: refmdev.lock, then @lock,
- * then a dma-buf's reservation lock. Nothing that holds a reservation
+ * @lock protects @bufs and @usable. Lock order: refmdev.reset_lock, then
+ * @lock, then a dma-buf's reservation lock; never under refmdev.lock, as
+ * a revocation waits (bounded) for importers and fences. Nothing that holds a reservation
  * lock takes @lock (map, unmap and CPU faults work on the dma-buf's own
  * state, which the reservation lock protects), so revoking under @lock
  * cannot deadlock with an importer.

@@ -116,7 +116,7 @@ static u32 window_map(struct refmdev_window *win)
 	}
 	win->revoked = false;
 
-	pages = kvcalloc(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	pages = kvcalloc(npages, sizeof(*pages), GFP_KERNEL);
 	if (!pages) {
 		dma_buf_unmap_attachment(win->attach, sgt, window_dir(win));
 		return REFMDEV_DMA_ST_NO_MEM;
