@@ -21,6 +21,7 @@
  * the unmap barrier's own promise: one notification round per unmap,
  * even when the unmapping thread hardly gets the CPU.
  */
+#include <linux/pci_regs.h>
 #include <linux/userfaultfd.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +39,8 @@
 #include <unistd.h>
 
 #include "dma_util.h"
+#include "dmabuf_util.h"
+#include "fuse_stall.h"
 #include "importer_util.h"
 #include "ktap.h"
 #include "p2p_util.h"
@@ -231,6 +234,7 @@ struct unmap_arg {
 	struct vfio_dev *d;
 	__u64 iova;
 	__u64 size;
+	int start;		/* 0 at once; 1 wait until it is 2 */
 	int ret;
 	long took_ms;
 };
@@ -238,8 +242,11 @@ struct unmap_arg {
 static void *unmap_thread(void *p)
 {
 	struct unmap_arg *a = p;
-	long start = now_ms();
+	long start;
 
+	while (LOAD(a->start) == 1)
+		usleep(1000);
+	start = now_ms();
 	a->ret = dma_unmap_raw(a->d, a->iova, a->size, 0);
 	a->took_ms = now_ms() - start;
 	return NULL;
@@ -302,6 +309,82 @@ TEST(status_write_held_by_userfaultfd)
 	ASSERT_EQ(dma_wait(r, desc), REFMDEV_DMA_ST_OK);
 	ASSERT_EQ(memcmp(src->va, dst->va, size), 0);
 	ASSERT_EQ(vm_locked_kib(), base);
+}
+
+/*
+ * The one wait a pin section cannot avoid: pinning the user's memory.
+ * The source is a mapping of a file on a FUSE server that holds its
+ * reads, so the engine's GUP waits inside its pin section, with the
+ * destination already pinned; the user unmaps the destination, and that
+ * unmap waits for the section (the user's own doing). The neighbour's
+ * device is in another container and must not notice.
+ */
+TEST(gup_held_by_fuse_server)
+{
+	struct neighbour *nb = neighbour_start();
+	struct vfio_dev *a = vfio_open(mdev_create(TYPE_1M));
+	struct dma_ring *r = dma_ring_setup(a, 16);
+	struct guest_mem *dst = guest_mem_map(a, DST_IOVA, SZ_1M, RW);
+	struct unmap_arg u = { .d = a, .iova = DST_IOVA, .size = SZ_1M };
+	struct refmdev_dma_desc *desc;
+	struct fuse_stall *fs;
+	char dir[64], path[96];
+	__u8 *va;
+	pthread_t t;
+	size_t i;
+	__u32 st;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "/tmp/refmdev-fuse-%d", getpid());
+	fs = fuse_stall_mount(dir, SZ_1M);
+	snprintf(path, sizeof(path), "%s/data", dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		FAIL("open %s: %s", path, strerror(errno));
+	ktap_defer(close_fd, (void *)(long)fd);
+	va = mmap_defer(SZ_1M, PROT_READ, MAP_SHARED, fd, 0);
+	/* An mdev-only container records the mapping; nothing is read yet. */
+	ASSERT_OK(dma_map_raw(a, va, SRC_IOVA, SZ_1M, VFIO_DMA_MAP_FLAG_READ));
+	/*
+	 * While the engine's GUP waits, it holds this process's mmap_lock:
+	 * from here until the server lets go, this process must not map
+	 * memory (no thread creation, no growing the heap).
+	 */
+	u.start = 1;
+	ASSERT_EQ(pthread_create(&t, NULL, unmap_thread, &u), 0);
+	ktap_info("holding the FUSE server's reads");
+
+	fuse_stall_hold(fs, true);
+	desc = dma_post(r, SRC_IOVA, DST_IOVA, SZ_1M, COPY);
+	dma_doorbell(r);
+	if (!fuse_stall_wait_read(fs, 30000)) {
+		fuse_stall_hold(fs, false);
+		FAIL("the engine never read the FUSE file");
+	}
+	STORE(u.start, 2);	/* unmap the pinned destination */
+	neighbour_assert_unhindered(nb, HOLD_MS,
+				    "a pin waits for a FUSE server");
+	fuse_stall_hold(fs, false);
+
+	ASSERT_EQ(pthread_join(t, NULL), 0);
+	ASSERT_EQ(u.ret, 0);
+	dst->mapped = false;
+	ktap_info("the user's own unmap waited %ld ms for its section",
+		  u.took_ms);
+	/*
+	 * The descriptor was over before the unmap returned. Whether type1
+	 * may pin a FUSE file's page for long is the kernel's call (6.12
+	 * refuses: FAULT); if it pinned, the data is the file's.
+	 */
+	st = dma_wait(r, desc);
+	ktap_info("descriptor status 0x%x", st);
+	if (st != REFMDEV_DMA_ST_OK && st != REFMDEV_DMA_ST_FAULT)
+		FAIL("status 0x%x after the FUSE server let go", st);
+	for (i = 0; st == REFMDEV_DMA_ST_OK && i < SZ_1M; i++)
+		if (((__u8 *)dst->va)[i] != fuse_stall_byte(i))
+			FAIL("byte 0x%zx: 0x%02x, the file has 0x%02x", i,
+			     ((__u8 *)dst->va)[i], fuse_stall_byte(i));
+	ASSERT_OK(dma_unmap_raw(a, SRC_IOVA, SZ_1M, 0));
 }
 
 /*
@@ -444,12 +527,22 @@ struct spin_arg {
 	int stop;
 };
 
+/*
+ * Keeps its CPU busy, but for a short break now and then, in which a
+ * SCHED_IDLE thread there gets to run at all; once that thread sleeps
+ * (waiting for a pin section) it waits for the next break.
+ */
 static void *spin_thread(void *p)
 {
 	struct spin_arg *s = p;
 
-	while (!LOAD(s->stop))
-		;
+	while (!LOAD(s->stop)) {
+		long until = now_us() + 20000;
+
+		while (now_us() < until)
+			;
+		usleep(1000);
+	}
 	return NULL;
 }
 
@@ -587,4 +680,90 @@ TEST(one_notification_round_per_unmap)
 		FAIL("%d of %d unmaps notified a device more than once",
 		     u.repeated, u.done);
 	munmap(va, SZ_1M);
+}
+
+struct revoke_arg {
+	struct vfio_dev *d;
+	bool reset;		/* VFIO_DEVICE_RESET, or memory decoding off */
+	int err;
+	long took_ms;
+};
+
+static void *revoke_thread(void *p)
+{
+	struct revoke_arg *a = p;
+	long start = now_ms();
+
+	if (a->reset) {
+		a->err = ioctl(a->d->device, VFIO_DEVICE_RESET) ? errno : 0;
+	} else {
+		__u16 cmd = PCI_COMMAND_MASTER;
+		off_t off = a->d->offset[VFIO_PCI_CONFIG_REGION_INDEX] +
+			    PCI_COMMAND;
+
+		a->err = pwrite(a->d->device, &cmd, 2, off) == 2 ? 0 : EIO;
+	}
+	a->took_ms = now_ms() - start;
+	return NULL;
+}
+
+/*
+ * Config space, BAR0 and SET_IRQS of @d, all answered within @bound_ms.
+ * BAR0 answers EIO while decoding is off, which is an answer too.
+ */
+static void assert_device_answers(struct vfio_dev *d, long bound_ms)
+{
+	long start = now_ms();
+	int efd = new_eventfd();
+	__u32 id;
+
+	ASSERT_EQ(cfg_read(d, PCI_VENDOR_ID, 2), REFMDEV_PCI_VENDOR_ID);
+	if (region_pread(d, VFIO_PCI_BAR0_REGION_INDEX, &id, 4,
+			 REFMDEV_REG_ID) == 4)
+		ASSERT_EQ(id, REFMDEV_ID_MAGIC);
+	else
+		ASSERT_EQ(errno, EIO);
+	ASSERT_OK(irq_set_eventfd(d, VFIO_PCI_INTX_IRQ_INDEX, efd));
+	ASSERT_OK(irq_set(d, VFIO_PCI_INTX_IRQ_INDEX,
+			  VFIO_IRQ_SET_ACTION_TRIGGER | VFIO_IRQ_SET_DATA_NONE,
+			  0, 0, NULL, 0));
+	if (now_ms() - start > bound_ms)
+		FAIL("config, BAR0 and SET_IRQS took %ld ms during a revocation",
+		     now_ms() - start);
+}
+
+/*
+ * Any holder of a dma-buf's fd can put a fence on it, and a revocation
+ * waits (up to 5 s) for the fences of what it revokes. That wait must
+ * not hold the device's lock: its user still reads config space and
+ * BAR0 and sets interrupts meanwhile.
+ */
+TEST(revocation_waiting_for_a_fence_blocks_no_register_access)
+{
+	struct vfio_dev *a = vfio_open(mdev_create(TYPE_1M));
+	int buf = dmabuf_export(a, 0, PAGE);
+	int imp = importer_open();
+	__u32 h = imp_attach(imp, buf);
+	int round;
+
+	for (round = 0; round < 2; round++) {
+		struct revoke_arg r = { .d = a, .reset = round == 0 };
+		pthread_t t;
+
+		ASSERT_EQ(imp_op(imp, REFMDEV_TI_FENCE, h), 0);
+		ASSERT_EQ(pthread_create(&t, NULL, revoke_thread, &r), 0);
+		usleep(300000);		/* the revocation waits for the fence */
+		assert_device_answers(a, 500);
+		ASSERT_EQ(imp_op(imp, REFMDEV_TI_SIGNAL, h), 0);
+		ASSERT_EQ(pthread_join(t, NULL), 0);
+		ASSERT_EQ(r.err, 0);
+		ktap_info("%s took %ld ms", r.reset ? "reset" : "decode off",
+			  r.took_ms);
+		/* It did wait for the fence, and no longer than for it. */
+		if (r.took_ms < 250 || r.took_ms > 4500)
+			FAIL("the revocation took %ld ms; the fence held it ~300 ms",
+			     r.took_ms);
+		if (!r.reset)
+			set_memory_decode(a, true);
+	}
 }
