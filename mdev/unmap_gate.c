@@ -192,9 +192,10 @@ void refmdev_dma_section_begin(struct refmdev *rd)
 	struct refmdev_dma *dma = &rd->dma;
 	struct refmdev_unmap_link *link, *tmp;
 	struct refmdev_unmapper *u;
-	LIST_HEAD(closed);
 
 	for (;;) {
+		LIST_HEAD(closed);
+
 		u = NULL;
 		spin_lock(&dma->pin_lock);
 		list_for_each_entry_safe(link, tmp, &dma->unmap_links, node) {

@@ -30,6 +30,8 @@
 #define MAX_WRITE	4096
 /* The kernel wants room for a whole request, MAX_WRITE of data included. */
 #define REQ_BUF		(MAX_WRITE + 65536)
+/* The errno FUSE takes as "operation not implemented". */
+#define FUSE_NOT_IMPLEMENTED	38
 
 /* Shared between the test and the server process; __atomic access. */
 struct fuse_stall {
@@ -45,8 +47,8 @@ struct fuse_stall {
 #define LOAD(x)		__atomic_load_n(&(x), __ATOMIC_ACQUIRE)
 #define STORE(x, v)	__atomic_store_n(&(x), (v), __ATOMIC_RELEASE)
 
-static void reply(struct fuse_stall *fs, __u64 unique, int error,
-		  const void *data, size_t len)
+static void send_reply(struct fuse_stall *fs, __u64 unique, int error,
+		       const void *data, size_t len)
 {
 	struct fuse_out_header out = {
 		.len = sizeof(out) + len, .error = error, .unique = unique,
@@ -98,7 +100,7 @@ static void do_read(struct fuse_stall *fs, __u64 unique,
 		n = sizeof(data);
 	for (i = 0; i < n; i++)
 		data[i] = fuse_stall_byte(in->offset + i);
-	reply(fs, unique, 0, data, n);
+	send_reply(fs, unique, 0, data, n);
 }
 
 static void handle(struct fuse_stall *fs, const struct fuse_in_header *h,
@@ -118,34 +120,34 @@ static void handle(struct fuse_stall *fs, const struct fuse_in_header *h,
 			.max_pages = 1,
 		};
 
-		reply(fs, h->unique, 0, &out, sizeof(out));
+		send_reply(fs, h->unique, 0, &out, sizeof(out));
 		return;
 	}
 	case FUSE_LOOKUP: {
 		struct fuse_entry_out out = { 0 };
 
 		if (h->nodeid != ROOT_ID || strcmp(arg, "data")) {
-			reply(fs, h->unique, -ENOENT, NULL, 0);
+			send_reply(fs, h->unique, -ENOENT, NULL, 0);
 			return;
 		}
 		out.nodeid = FILE_ID;
 		out.entry_valid = 3600;
 		out.attr_valid = 3600;
 		fill_attr(fs, FILE_ID, &out.attr);
-		reply(fs, h->unique, 0, &out, sizeof(out));
+		send_reply(fs, h->unique, 0, &out, sizeof(out));
 		return;
 	}
 	case FUSE_GETATTR: {
 		struct fuse_attr_out out = { .attr_valid = 3600 };
 
 		fill_attr(fs, h->nodeid, &out.attr);
-		reply(fs, h->unique, 0, &out, sizeof(out));
+		send_reply(fs, h->unique, 0, &out, sizeof(out));
 		return;
 	}
 	case FUSE_OPEN: {
 		struct fuse_open_out out = { .fh = 1 };
 
-		reply(fs, h->unique, 0, &out, sizeof(out));
+		send_reply(fs, h->unique, 0, &out, sizeof(out));
 		return;
 	}
 	case FUSE_READ:
@@ -154,14 +156,15 @@ static void handle(struct fuse_stall *fs, const struct fuse_in_header *h,
 	case FUSE_RELEASE:
 	case FUSE_FLUSH:
 	case FUSE_DESTROY:
-		reply(fs, h->unique, 0, NULL, 0);
+		send_reply(fs, h->unique, 0, NULL, 0);
 		return;
 	case FUSE_FORGET:
 	case FUSE_BATCH_FORGET:
 	case FUSE_INTERRUPT:
 		return;		/* no reply expected */
 	default:
-		reply(fs, h->unique, -ENOSYS, NULL, 0);
+		/* FUSE's own "not implemented": the kernel stops asking. */
+		send_reply(fs, h->unique, -FUSE_NOT_IMPLEMENTED, NULL, 0);
 	}
 }
 
