@@ -63,7 +63,8 @@
  * One task's unmap system call, while it notifies our devices.
  *
  * Lifetime: @ref counts the record's own reference (dropped when it
- * closes), the devices linked to it (refmdev_dma.unmapper) and anyone
+ * closes), the links devices hold to it (struct refmdev_unmap_link on
+ * refmdev_dma.unmap_links, under that device's pin_lock) and anyone
  * looking at it. @task is a reference, so that no other task can take
  * its place as a key while the record is open.
  *
