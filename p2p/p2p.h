@@ -52,7 +52,7 @@ struct refmdev_window {
 	u64 iova;
 	u64 size;
 	bool writable;			/* the dma-buf's file was opened for writing */
-	u32 generation;			/* counts attaches to this slot */
+	u64 generation;			/* counts attaches; never wraps */
 
 	struct sg_table *sgt;		/* NULL: not mapped */
 	struct page **pages;		/* resolved from @sgt, size >> PAGE_SHIFT */

@@ -273,7 +273,7 @@ static int window_attach(struct refmdev *rd, struct refmdev_p2p_window *req,
 	struct dma_buf_attachment *attach;
 	struct refmdev_window *win;
 	struct dma_buf *dmabuf;
-	u32 generation;
+	u64 generation;
 	u64 last;
 	int ret;
 
