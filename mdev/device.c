@@ -120,13 +120,6 @@ static int refmdev_init_dev(struct vfio_device *vdev)
 	int ret;
 
 	rd->type = container_of(mdev->type, struct refmdev_type, mtype);
-	/*
-	 * The engine is a DMA master with no IOMMU of its own: P2P windows
-	 * map dma-bufs for this device (see p2p/window.c).
-	 */
-	ret = dma_coerce_mask_and_coherent(vdev->dev, DMA_BIT_MASK(64));
-	if (ret)
-		return ret;
 	mutex_init(&rd->reset_lock);
 	mutex_init(&rd->irq_gate);
 	mutex_init(&rd->lock);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * One DMA descriptor's transfer: check it, turn its source and
- * destination into arrays of pages, copy or fill, let the pages go.
+ * destination into arrays of pages (or, for a P2P window, a kernel
+ * mapping), copy or fill, let them go.
  *
  * Guest memory is reached by pinning with vfio_pin_pages(), at most
  * VFIO_PIN_PAGES_MAX_ENTRIES pages per call, page-aligned IOVAs, and
@@ -24,21 +25,23 @@
 #include "compat.h"
 #include "refmdev.h"
 
-/* How a span holds its pages. */
+/* How a span holds its memory. */
 enum dma_span_kind {
 	SPAN_PINNED,		/* vfio pins of guest memory */
 	SPAN_DEVMEM,		/* references on our own BAR2 pages */
-	SPAN_WINDOW,		/* a P2P window's, under its resv lock */
+	SPAN_WINDOW,		/* a P2P window's kernel mapping, under its resv lock */
 };
 
-/* One side of a transfer, as pages. */
+/* One side of a transfer: pages, or a kernel address for a window. */
 struct dma_span {
 	struct page **pages;
 	unsigned long npages;
 	u64 iova;		/* of pages[0], when pinned */
 	unsigned int offset;	/* of the first byte, in pages[0] */
 	enum dma_span_kind kind;
-	struct refmdev_window *win;	/* SPAN_WINDOW */
+	struct refmdev_window *win;	/* SPAN_WINDOW: */
+	u8 *vaddr;			/* its first byte */
+	bool write;			/* the engine writes it */
 };
 
 static u32 pin_errno_to_status(int err)
@@ -76,6 +79,12 @@ static void span_release(struct refmdev *rd, struct dma_span *span)
 {
 	unsigned long i;
 
+	if (span->kind == SPAN_WINDOW) {
+		if (span->vaddr)
+			refmdev_window_end(span->win, span->write);
+		span->vaddr = NULL;
+		return;
+	}
 	if (!span->pages)
 		return;
 	switch (span->kind) {
@@ -87,10 +96,7 @@ static void span_release(struct refmdev *rd, struct dma_span *span)
 			put_page(span->pages[i]);
 		break;
 	case SPAN_WINDOW:
-		/* The window's own array, valid only under its lock. */
-		refmdev_window_end(span->win);
-		span->pages = NULL;
-		return;
+		break;
 	}
 	kvfree(span->pages);
 	span->pages = NULL;
@@ -157,23 +163,46 @@ static u32 span_devmem(struct refmdev *rd, struct dma_span *span, u64 off,
 }
 
 /*
- * The pages of a P2P window behind [addr, addr + len), borrowed from the
- * window's mapping: no pins, and the window's reservation lock is held
- * until span_release() so the exporter cannot revoke mid-copy.
+ * [addr, addr + len) of a P2P window, through the window's kernel
+ * mapping: no pins, and the window's reservation lock is held until
+ * span_release() so the exporter cannot revoke mid-copy.
  */
 static u32 span_window(struct dma_span *span, struct refmdev_window *win,
 		       u64 addr, u32 len, bool write)
 {
 	u32 st;
 
-	st = refmdev_window_begin(win, addr, len, write, &span->pages);
-	if (st != REFMDEV_DMA_ST_OK)
-		return st;
 	span->kind = SPAN_WINDOW;
 	span->win = win;
-	span->offset = offset_in_page(addr);
-	span->npages = DIV_ROUND_UP(span->offset + (u64)len, PAGE_SIZE);
-	return REFMDEV_DMA_ST_OK;
+	span->write = write;
+	st = refmdev_window_begin(win, addr, len, write, &span->vaddr);
+	if (st != REFMDEV_DMA_ST_OK)
+		span->vaddr = NULL;
+	return st;
+}
+
+/* Byte @off of the span, mapped; span_unmap() when done. */
+static void *span_map(struct dma_span *span, u64 off)
+{
+	if (span->kind == SPAN_WINDOW)
+		return span->vaddr + off;
+	off += span->offset;
+	return kmap_local_page(span->pages[off >> PAGE_SHIFT]) +
+	       offset_in_page(off);
+}
+
+static void span_unmap(struct dma_span *span, void *addr)
+{
+	if (span->kind != SPAN_WINDOW)
+		kunmap_local(addr);
+}
+
+/* How much of the span from byte @off on lies in one page. */
+static u64 span_chunk(struct dma_span *span, u64 off)
+{
+	if (span->kind == SPAN_WINDOW)
+		return PAGE_SIZE;
+	return PAGE_SIZE - offset_in_page(span->offset + off);
 }
 
 static u32 span_get(struct refmdev *rd, struct dma_span *span, u64 addr,
@@ -188,16 +217,14 @@ static void span_copy(struct dma_span *dst, struct dma_span *src, u32 len)
 	u64 done = 0;
 
 	while (done < len) {
-		u64 s = src->offset + done, d = dst->offset + done;
-		size_t n = min3((u64)len - done,
-				(u64)(PAGE_SIZE - offset_in_page(s)),
-				(u64)(PAGE_SIZE - offset_in_page(d)));
-		void *from = kmap_local_page(src->pages[s >> PAGE_SHIFT]);
-		void *to = kmap_local_page(dst->pages[d >> PAGE_SHIFT]);
+		size_t n = min3((u64)len - done, span_chunk(src, done),
+				span_chunk(dst, done));
+		void *from = span_map(src, done);
+		void *to = span_map(dst, done);
 
-		memcpy(to + offset_in_page(d), from + offset_in_page(s), n);
-		kunmap_local(to);
-		kunmap_local(from);
+		memcpy(to, from, n);
+		span_unmap(dst, to);
+		span_unmap(src, from);
 		done += n;
 		cond_resched();
 	}
@@ -216,15 +243,12 @@ static u32 span_fill(struct dma_span *dst, u64 pattern, u32 len)
 		return REFMDEV_DMA_ST_NO_MEM;
 	for (i = 0; i < PAGE_SIZE + 8; i++)
 		tile[i] = pattern >> (8 * (i % 8));
-
 	while (done < len) {
-		u64 d = dst->offset + done;
-		size_t n = min_t(u64, (u64)len - done,
-				 PAGE_SIZE - offset_in_page(d));
-		void *to = kmap_local_page(dst->pages[d >> PAGE_SHIFT]);
+		size_t n = min_t(u64, (u64)len - done, span_chunk(dst, done));
+		void *to = span_map(dst, done);
 
-		memcpy(to + offset_in_page(d), tile + (done % 8), n);
-		kunmap_local(to);
+		memcpy(to, tile + (done % 8), n);
+		span_unmap(dst, to);
 		done += n;
 		cond_resched();
 	}

@@ -38,6 +38,7 @@
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/vmalloc.h>
 #include <linux/wait.h>
 #include "../mdev/compat.h"
 #include "../mdev/refmdev.h"
@@ -54,11 +55,12 @@ REFMDEV_IMPORT_DMA_BUF_NS();
  * (under rd->export.lock), skipping buffers already being released,
  * whose .release does it instead.
  *
- * @ranges and @npages never change. @pages, @revoked and @dead are
- * protected by the dma-buf's reservation lock; @held and @revoking are a
- * revocation's bookkeeping, under rd->export.lock; @maps counts live
- * mappings handed to importers, and @unmapped is where revocation waits
- * for it to drop to zero.
+ * @ranges and @npages never change. @pages, @vmap_pages, @revoked and
+ * @dead are protected by the dma-buf's reservation lock; @held and
+ * @revoking are a revocation's bookkeeping, under rd->export.lock; @maps
+ * counts live mappings handed to importers (DMA mappings and the one
+ * kernel mapping the dma-buf core shares among vmap users), and
+ * @unmapped is where revocation waits for it to drop to zero.
  *
  * A buffer on the list may have no file reference left: its last fput()
  * has begun and its .release waits for export.lock. By then the dma-buf
@@ -77,6 +79,7 @@ struct refmdev_dmabuf {
 	unsigned long npages;
 
 	struct page **pages;		/* NULL while revoked */
+	struct page **vmap_pages;	/* referenced by the kernel mapping */
 	bool revoked;
 	bool dead;
 	bool held;			/* this walk holds a file ref; export.lock */
@@ -250,6 +253,55 @@ static int refmdev_dmabuf_end_cpu_access(struct dma_buf *dmabuf,
 }
 
 /*
+ * A kernel mapping, for importers that reach the memory with the CPU (our
+ * own P2P windows). Like a DMA mapping it holds its own page references
+ * and counts in @maps, so a revocation waits (bounded) for it to go and
+ * the memory outlives it in any case. The dma-buf core calls this under
+ * the reservation lock, for the first of its vmap users only, and warns
+ * if it fails: an importer asks begin_cpu_access() first, which says
+ * -ENODEV while revoked.
+ */
+static int refmdev_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	struct refmdev_dmabuf *buf = dmabuf->priv;
+	struct page **pages;
+	unsigned long i;
+	void *vaddr;
+
+	dma_resv_assert_held(dmabuf->resv);
+	if (buf->revoked)
+		return -ENODEV;
+	pages = kvmemdup(buf->pages, array_size(buf->npages, sizeof(*pages)),
+			 GFP_KERNEL_ACCOUNT);
+	if (!pages)
+		return -ENOMEM;
+	vaddr = vmap(pages, buf->npages, VM_MAP, PAGE_KERNEL);
+	if (!vaddr) {
+		kvfree(pages);
+		return -ENOMEM;
+	}
+	for (i = 0; i < buf->npages; i++)
+		get_page(pages[i]);
+	buf->vmap_pages = pages;
+	atomic_inc(&buf->maps);
+	iosys_map_set_vaddr(map, vaddr);
+	return 0;
+}
+
+static void refmdev_dmabuf_vunmap(struct dma_buf *dmabuf,
+				  struct iosys_map *map)
+{
+	struct refmdev_dmabuf *buf = dmabuf->priv;
+
+	dma_resv_assert_held(dmabuf->resv);
+	vunmap(map->vaddr);
+	dmabuf_put_pages(buf->vmap_pages, buf->npages);
+	buf->vmap_pages = NULL;
+	if (atomic_dec_and_test(&buf->maps))
+		wake_up_all(&buf->unmapped);
+}
+
+/*
  * CPU faults insert the page under the reservation lock: a revocation
  * that takes the lock after us zaps what we inserted, one that took it
  * before is seen and the access gets SIGBUS.
@@ -318,6 +370,8 @@ static const struct dma_buf_ops refmdev_dmabuf_ops = {
 	.begin_cpu_access = refmdev_dmabuf_begin_cpu_access,
 	.end_cpu_access = refmdev_dmabuf_end_cpu_access,
 	.mmap = refmdev_dmabuf_mmap,
+	.vmap = refmdev_dmabuf_vmap,
+	.vunmap = refmdev_dmabuf_vunmap,
 	.release = refmdev_dmabuf_release,
 };
 

@@ -6,6 +6,7 @@
 #ifndef REFMDEV_P2P_H
 #define REFMDEV_P2P_H
 
+#include <linux/iosys-map.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/types.h>
@@ -13,7 +14,6 @@
 
 struct dma_buf;
 struct dma_buf_attachment;
-struct page;
 struct refmdev;
 struct vfio_device;
 
@@ -39,24 +39,24 @@ struct refmdev_export {
 /*
  * One P2P window: a dma-buf attached to this device at @iova.
  *
- * The slot fields (@dmabuf .. @size) change only under
- * refmdev_windows.lock. The mapping (@sgt, @pages) and @revoked,
+ * The slot fields (@dmabuf .. @generation) change only under
+ * refmdev_windows.lock. The kernel mapping @map and @revoked,
  * @notifications are the importer's view of the exporter and are
  * protected by the dma-buf's reservation lock, which the exporter holds
- * when it notifies us.
+ * when it notifies us (@notifications is also read without it, to tell
+ * whether a notification came in between; see refmdev_window_begin()).
  */
 struct refmdev_window {
 	struct refmdev *rd;
 	struct dma_buf *dmabuf;		/* NULL: slot empty; a reference */
-	struct dma_buf_attachment *attach;
+	struct dma_buf_attachment *attach;	/* dynamic exporters only */
 	u64 iova;
 	u64 size;
 	bool writable;			/* the dma-buf's file was opened for writing */
 	u64 generation;			/* counts attaches; never wraps */
 
-	struct sg_table *sgt;		/* NULL: not mapped */
-	struct page **pages;		/* resolved from @sgt, size >> PAGE_SHIFT */
-	bool revoked;			/* the last map attempt got -ENODEV */
+	struct iosys_map map;		/* dma_buf_vmap()'s, or null */
+	bool revoked;			/* begin_cpu_access said -ENODEV last */
 	u32 notifications;
 };
 
@@ -93,7 +93,8 @@ void refmdev_windows_detach_all(struct refmdev *rd);
  * descriptor; refmdev_window_find() says whether a range touches a
  * window; refmdev_window_wait_fences() waits for other devices' work on
  * it, before anything is pinned; refmdev_window_begin() maps the window
- * if needed and holds its reservation lock until refmdev_window_end().
+ * into the kernel if needed and holds its reservation lock until
+ * refmdev_window_end().
  * See window.c.
  */
 void refmdev_windows_lock(struct refmdev *rd);
@@ -102,7 +103,7 @@ u32 refmdev_window_find(struct refmdev *rd, u64 addr, u32 len,
 			struct refmdev_window **win);
 u32 refmdev_window_wait_fences(struct refmdev_window *win, bool write);
 u32 refmdev_window_begin(struct refmdev_window *win, u64 addr, u32 len,
-			 bool write, struct page ***pages);
-void refmdev_window_end(struct refmdev_window *win);
+			 bool write, u8 **vaddr);
+void refmdev_window_end(struct refmdev_window *win, bool write);
 
 #endif /* REFMDEV_P2P_H */

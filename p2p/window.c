@@ -3,30 +3,33 @@
  * P2P windows: the importing side of BAR export. A VFIO user attaches a
  * dma-buf to this device at an IOVA; descriptors whose source or
  * destination lies in [iova, iova + size) then reach the dma-buf's memory
- * through a dynamic attachment instead of through type1, without pinning.
+ * instead of guest memory through type1, without pinning.
  *
- * The engine is a device with no IOMMU in front of it: the exporter maps
- * the dma-buf for our struct device with the DMA API, which hands back
- * physical addresses (dma-direct), and the engine, which moves data with
- * the CPU, turns them back into pages. Only memory with struct pages can
- * be reached that way; anything else gets REFMDEV_DMA_ST_PEER_FAULT.
+ * The engine moves data with the CPU, so it reaches a window the way the
+ * dma-buf rules give the CPU access to a buffer: dma_buf_vmap() under the
+ * reservation lock, bracketed by dma_buf_begin/end_cpu_access(). It never
+ * asks the exporter for DMA addresses, and so needs neither a DMA mask
+ * nor any assumption about how the exporter maps: any exporter with
+ * .vmap will do (ours, udmabuf, a dma-heap); one without is refused at
+ * ATTACH with EOPNOTSUPP. A kernel mapping of I/O memory is refused too
+ * (REFMDEV_DMA_ST_PEER_FAULT): memcpy() is not how a CPU writes MMIO.
  *
- * The mapping is made when a descriptor first needs it and dropped when
- * the exporter notifies us (it holds the reservation lock then, as the
+ * A dynamic exporter (ours) may revoke: the window holds a dynamic
+ * attachment, only to be told, and lets go of its kernel mapping inside
+ * the notification. The exporter holds the reservation lock then, as the
  * engine does for the whole of a descriptor's copy, so a notification
  * waits for the descriptor in flight and nothing lands in the memory
- * after the exporter's revoking call returns). While the exporter
- * refuses to map, descriptors touching the window complete with
- * REFMDEV_DMA_ST_PEER_REVOKED; once it maps again they work again.
+ * after the exporter's revoking call returns. Whether the exporter is
+ * usable now is its begin_cpu_access()'s answer (ours says -ENODEV while
+ * revoked): descriptors then complete with REFMDEV_DMA_ST_PEER_REVOKED,
+ * and work again once it is restored. A static exporter's memory never
+ * moves; its window needs no attachment at all.
  */
 #include <linux/dma-buf.h>
-#include <linux/dma-direct.h>
 #include <linux/dma-resv.h>
+#include <linux/iosys-map.h>
 #include <linux/mm.h>
 #include <linux/overflow.h>
-#include <linux/scatterlist.h>
-#include <linux/slab.h>
-#include <linux/swiotlb.h>
 #include <linux/uaccess.h>
 #include "../mdev/compat.h"
 #include "../mdev/refmdev.h"
@@ -46,22 +49,14 @@ void refmdev_windows_init(struct refmdev *rd)
  */
 #define REFMDEV_WINDOW_FENCE_TIMEOUT	(5 * HZ)
 
-/* A read-only export is mapped for the device to read only. */
-static enum dma_data_direction window_dir(struct refmdev_window *win)
-{
-	return win->writable ? DMA_BIDIRECTIONAL : DMA_TO_DEVICE;
-}
-
-/* Drop the engine's mapping. Caller holds the reservation lock. */
+/* Drop the engine's kernel mapping. Caller holds the reservation lock. */
 static void window_unmap(struct refmdev_window *win)
 {
 	dma_resv_assert_held(win->dmabuf->resv);
-	if (!win->sgt)
+	if (iosys_map_is_null(&win->map))
 		return;
-	kvfree(win->pages);
-	win->pages = NULL;
-	dma_buf_unmap_attachment(win->attach, win->sgt, window_dir(win));
-	win->sgt = NULL;
+	dma_buf_vunmap(win->dmabuf, &win->map);
+	iosys_map_clear(&win->map);
 }
 
 /* The exporter revokes, moves or restores: let go of what we map. */
@@ -69,7 +64,8 @@ static void window_notify(struct dma_buf_attachment *attach)
 {
 	struct refmdev_window *win = attach->importer_priv;
 
-	win->notifications++;
+	/* Read without the lock by refmdev_window_begin(). */
+	WRITE_ONCE(win->notifications, win->notifications + 1);
 	window_unmap(win);
 }
 
@@ -78,71 +74,21 @@ static const struct dma_buf_attach_ops window_importer_ops = {
 	.REFMDEV_DMA_BUF_NOTIFY_OP = window_notify,
 };
 
-/*
- * The page behind a DMA address we were given, if it is ordinary memory:
- * not device memory that happens to have struct pages (P2PDMA), which
- * the CPU must not memcpy through a kernel mapping.
- */
-static struct page *window_dma_to_page(struct device *dev, dma_addr_t addr)
-{
-	unsigned long pfn = PHYS_PFN(dma_to_phys(dev, addr));
-	struct page *page;
-
-	if (!pfn_valid(pfn))
-		return NULL;
-	page = pfn_to_page(pfn);
-	return is_zone_device_page(page) ? NULL : page;
-}
-
-/* Map the dma-buf and resolve its pages. Caller holds the resv lock. */
+/* Map the whole dma-buf into the kernel. Caller holds the resv lock. */
 static u32 window_map(struct refmdev_window *win)
 {
-	unsigned long npages = win->size >> PAGE_SHIFT, n = 0;
-	struct device *dev = win->attach->dev;
-	struct scatterlist *sg;
-	struct sg_table *sgt;
-	struct page **pages;
-	unsigned int i;
-	u64 off;
+	int ret = dma_buf_vmap(win->dmabuf, &win->map);
 
-	sgt = dma_buf_map_attachment(win->attach, window_dir(win));
-	if (IS_ERR(sgt)) {
-		if (PTR_ERR(sgt) == -ENODEV) {
-			win->revoked = true;
-			return REFMDEV_DMA_ST_PEER_REVOKED;
-		}
-		return PTR_ERR(sgt) == -ENOMEM ? REFMDEV_DMA_ST_NO_MEM :
-						 REFMDEV_DMA_ST_PEER_FAULT;
+	if (ret) {
+		iosys_map_clear(&win->map);
+		return ret == -ENOMEM ? REFMDEV_DMA_ST_NO_MEM :
+					REFMDEV_DMA_ST_PEER_FAULT;
 	}
-	win->revoked = false;
-
-	pages = kvcalloc(npages, sizeof(*pages), GFP_KERNEL);
-	if (!pages) {
-		dma_buf_unmap_attachment(win->attach, sgt, window_dir(win));
-		return REFMDEV_DMA_ST_NO_MEM;
+	if (win->map.is_iomem) {
+		window_unmap(win);
+		return REFMDEV_DMA_ST_PEER_FAULT;
 	}
-	for_each_sgtable_dma_sg(sgt, sg, i) {
-		dma_addr_t addr = sg_dma_address(sg);
-		unsigned int len = sg_dma_len(sg);
-
-		if (!PAGE_ALIGNED(addr) || !PAGE_ALIGNED(len))
-			goto fault;
-		for (off = 0; off < len && n < npages; off += PAGE_SIZE) {
-			pages[n] = window_dma_to_page(dev, addr + off);
-			if (!pages[n++])
-				goto fault;
-		}
-	}
-	if (n != npages)
-		goto fault;
-	win->sgt = sgt;
-	win->pages = pages;
 	return REFMDEV_DMA_ST_OK;
-
-fault:
-	kvfree(pages);
-	dma_buf_unmap_attachment(win->attach, sgt, window_dir(win));
-	return REFMDEV_DMA_ST_PEER_FAULT;
 }
 
 void refmdev_windows_lock(struct refmdev *rd)
@@ -198,38 +144,71 @@ u32 refmdev_window_wait_fences(struct refmdev_window *win, bool write)
 	return REFMDEV_DMA_ST_OK;
 }
 
+/* The CPU's direction of an access, as begin/end_cpu_access take it. */
+static enum dma_data_direction window_cpu_dir(bool write)
+{
+	return write ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
+}
+
+static u32 window_cpu_status(int err)
+{
+	switch (err) {
+	case -ENODEV:
+		return REFMDEV_DMA_ST_PEER_REVOKED;
+	case -ENOMEM:
+		return REFMDEV_DMA_ST_NO_MEM;
+	default:
+		return REFMDEV_DMA_ST_PEER_FAULT;
+	}
+}
+
 /*
  * Start using [addr, addr + len) of @win: on success the reservation lock
- * is held until refmdev_window_end() and *@pages is the page array from
- * the one holding @addr on. A fence added since
+ * is held until refmdev_window_end() and *@vaddr is the kernel address of
+ * @addr. begin_cpu_access() is asked first, without the lock (exporters
+ * may take it there); a notification between its answer and our taking
+ * the lock means the answer is stale, and the descriptor fails as if it
+ * had come after the revocation. A fence added since
  * refmdev_window_wait_fences() fails the descriptor rather than being
  * waited for here, inside the pin section.
  */
 u32 refmdev_window_begin(struct refmdev_window *win, u64 addr, u32 len,
-			 bool write, struct page ***pages)
+			 bool write, u8 **vaddr)
 {
 	struct dma_resv *resv = win->dmabuf->resv;
+	u32 seen = READ_ONCE(win->notifications);
 	u32 st = REFMDEV_DMA_ST_OK;
+	int ret;
 
 	if (write && !win->writable)
 		return REFMDEV_DMA_ST_READ_ONLY;
+	ret = dma_buf_begin_cpu_access(win->dmabuf, window_cpu_dir(write));
 	dma_resv_lock(resv, NULL);
-	if (!win->sgt)
+	win->revoked = ret == -ENODEV;
+	if (ret)
+		st = window_cpu_status(ret);
+	else if (win->notifications != seen)
+		st = REFMDEV_DMA_ST_PEER_REVOKED;
+	else if (iosys_map_is_null(&win->map))
 		st = window_map(win);
 	if (st == REFMDEV_DMA_ST_OK &&
 	    !dma_resv_test_signaled(resv, dma_resv_usage_rw(write)))
 		st = REFMDEV_DMA_ST_PEER_FAULT;
 	if (st != REFMDEV_DMA_ST_OK) {
 		dma_resv_unlock(resv);
+		if (!ret)
+			dma_buf_end_cpu_access(win->dmabuf, window_cpu_dir(write));
 		return st;
 	}
-	*pages = win->pages + ((addr - win->iova) >> PAGE_SHIFT);
+	*vaddr = (u8 *)win->map.vaddr + (addr - win->iova);
 	return REFMDEV_DMA_ST_OK;
 }
 
-void refmdev_window_end(struct refmdev_window *win)
+void refmdev_window_end(struct refmdev_window *win, bool write)
 {
 	dma_resv_unlock(win->dmabuf->resv);
+	/* Ours says -ENODEV if revoked since: the copy came before that. */
+	dma_buf_end_cpu_access(win->dmabuf, window_cpu_dir(write));
 }
 
 static bool window_overlaps(struct refmdev *rd, u64 iova, u64 last)
@@ -254,7 +233,8 @@ static void window_release(struct refmdev_window *win)
 	dma_resv_lock(dmabuf->resv, NULL);
 	window_unmap(win);
 	dma_resv_unlock(dmabuf->resv);
-	dma_buf_detach(dmabuf, win->attach);
+	if (win->attach)
+		dma_buf_detach(dmabuf, win->attach);
 	win->attach = NULL;
 	win->dmabuf = NULL;
 	dma_buf_put(dmabuf);
@@ -279,12 +259,13 @@ static int window_attach(struct refmdev *rd, struct refmdev_p2p_window *req,
 
 	if (!PAGE_ALIGNED(req->iova))
 		return -EINVAL;
-	/* Bounce buffers would give the engine copies, not the memory. */
-	if (is_swiotlb_force_bounce(refmdev_dev(rd)))
-		return -EOPNOTSUPP;
 	dmabuf = dma_buf_get(req->dmabuf_fd);
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
+	/* The engine reaches the memory only through a kernel mapping. */
+	ret = -EOPNOTSUPP;
+	if (!dmabuf->ops->vmap)
+		goto err_put;
 	ret = -EINVAL;
 	if (!dmabuf->size || !PAGE_ALIGNED(dmabuf->size))
 		goto err_put;
@@ -311,16 +292,19 @@ static int window_attach(struct refmdev *rd, struct refmdev_p2p_window *req,
 	win->iova = req->iova;
 	win->size = dmabuf->size;
 	win->writable = dmabuf->file->f_mode & FMODE_WRITE;
-	win->sgt = NULL;
-	win->pages = NULL;
+	iosys_map_clear(&win->map);
 	win->revoked = false;
 	win->notifications = 0;
-	attach = dma_buf_dynamic_attach(dmabuf, refmdev_dev(rd),
-					&window_importer_ops, win);
-	if (IS_ERR(attach)) {
-		win->dmabuf = NULL;
-		ret = PTR_ERR(attach);
-		goto err_unlock;
+	/* Only an exporter that can revoke has anything to tell us. */
+	attach = NULL;
+	if (dma_buf_is_dynamic(dmabuf)) {
+		attach = dma_buf_dynamic_attach(dmabuf, refmdev_dev(rd),
+						&window_importer_ops, win);
+		if (IS_ERR(attach)) {
+			win->dmabuf = NULL;
+			ret = PTR_ERR(attach);
+			goto err_unlock;
+		}
 	}
 	win->attach = attach;	/* the slot now owns the dma-buf reference */
 	generation = ++win->generation;
@@ -371,7 +355,7 @@ static void window_query(struct refmdev *rd, struct refmdev_p2p_window *req)
 		req->iova = win->iova;
 		req->size = win->size;
 		dma_resv_lock(win->dmabuf->resv, NULL);
-		if (win->sgt)
+		if (!iosys_map_is_null(&win->map))
 			req->state = REFMDEV_P2P_WINDOW_MAPPED;
 		else if (win->revoked)
 			req->state = REFMDEV_P2P_WINDOW_REVOKED;

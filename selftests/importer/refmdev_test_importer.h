@@ -118,4 +118,20 @@ struct refmdev_ti_query {
 #define REFMDEV_TI_SIGNAL	_IOW(REFMDEV_TI_IOCTL_TYPE, 0x07, \
 				     struct refmdev_ti_handle)
 
+/*
+ * EXPORT_PLAIN: a new dma-buf of @size bytes (page aligned, at most
+ * REFMDEV_TI_EXPORT_MAX) of zeroed pages, whose exporter offers DMA
+ * mappings and nothing else (no vmap, no CPU access, no mmap). Returns
+ * its fd (O_RDWR, close-on-exec).
+ */
+#define REFMDEV_TI_EXPORT_MAX	(16u << 20)
+struct refmdev_ti_export {
+	__u64 size;
+	__u32 flags;		/* zero */
+	__u32 reserved;		/* zero */
+};
+
+#define REFMDEV_TI_EXPORT_PLAIN	_IOW(REFMDEV_TI_IOCTL_TYPE, 0x08, \
+				     struct refmdev_ti_export)
+
 #endif /* _REFMDEV_TEST_IMPORTER_H */

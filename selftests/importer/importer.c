@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * refmdev_test_importer: a test-only dma-buf importer.
+ * refmdev_test_importer: a test-only dma-buf importer (and, in
+ * plain_exporter.c, a minimal exporter).
  *
  * /dev/refmdev_test_importer lets a selftest attach dma-bufs to a device
  * of this module's own, map them, read the memory a mapping points at,
@@ -35,6 +36,7 @@
 #include <linux/xarray.h>
 
 #include "refmdev_test_importer.h"
+#include "rti.h"
 
 /*
  * Objects and their lifetimes
@@ -527,6 +529,8 @@ static long rti_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return rti_read(f, argp);
 	case REFMDEV_TI_QUERY:
 		return rti_query(f, argp);
+	case REFMDEV_TI_EXPORT_PLAIN:
+		return rti_export_plain(argp);
 	default:
 		return -ENOTTY;
 	}
