@@ -6,6 +6,9 @@
 #   make run             boot the default Debian kernel in QEMU and demo it
 #   make check [T=pat]   run the selftests in QEMU; T filters test names
 #   make bench           measure the DMA engine in QEMU; writes bench.json
+#   make fuzz [SEED=n] [DURATION=s] [KERNEL=...]
+#                        the concurrency fuzzer alone (default: 600 s on
+#                        the debug kernel, with fault injection)
 #   make checkpatch      kernel style check of the driver sources
 #
 # The Kbuild file describes the module; this file only drives things.
@@ -42,7 +45,7 @@ TESTLIB_H := $(wildcard $(TOP)/selftests/lib/*.h $(TOP)/selftests/importer/*.h) 
 BENCHES := $(patsubst $(TOP)/bench/%.c,%,$(wildcard $(TOP)/bench/*.c))
 BENCHLIB := $(filter-out %/ktap.c,$(TESTLIB))
 
-.PHONY: all modules userspace deps run check bench checkpatch clean
+.PHONY: all modules userspace deps run check fuzz bench checkpatch clean
 
 all: modules
 
@@ -55,7 +58,7 @@ modules: deps
 deps:
 	@scripts/host-deps.sh
 
-userspace: $(addprefix $(BUILD)/selftests/,$(SELFTESTS)) \
+userspace: $(addprefix $(BUILD)/selftests/,$(SELFTESTS)) $(BUILD)/selftests/fuzz \
 	   $(addprefix $(BUILD)/samples/,$(SAMPLES)) \
 	   $(BUILD)/samples/refmdev-guest-test \
 	   $(addprefix $(BUILD)/bench/,$(BENCHES))
@@ -63,6 +66,13 @@ userspace: $(addprefix $(BUILD)/selftests/,$(SELFTESTS)) \
 $(BUILD)/selftests/%: $(TOP)/selftests/%.c $(TESTLIB) $(TESTLIB_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(USER_CFLAGS) -pthread -o $@ $< $(TESTLIB)
+
+# The fuzzer is one program of several files (selftests/fuzz/fuzz.c).
+FUZZ_SRC := $(wildcard $(TOP)/selftests/fuzz/*.c)
+
+$(BUILD)/selftests/fuzz: $(FUZZ_SRC) $(TOP)/selftests/fuzz/fuzz.h $(TESTLIB) $(TESTLIB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(USER_CFLAGS) -pthread -o $@ $(FUZZ_SRC) $(TESTLIB)
 
 # p2p_vgem imports into vgem through libdrm; static like the rest, so it
 # links Debian's libdrm.a (libdrm-dev). Expanded when the recipe runs,
@@ -96,6 +106,10 @@ run: deps userspace
 
 check: deps userspace
 	@T="$(T)" scripts/make-check.sh
+
+fuzz: deps userspace
+	@KERNEL="$(or $(KERNEL),debug)" ONLY=fuzz FUZZ_SEED="$(SEED)" \
+		FUZZ_DURATION="$(or $(DURATION),600)" scripts/make-check.sh
 
 bench: deps userspace
 	@scripts/make-bench.sh

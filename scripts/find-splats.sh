@@ -41,10 +41,27 @@ args=()
 for p in "${patterns[@]}"; do
 	args+=(-e "$p")
 done
+
+# drop_injected_failures: the log on stdin, less the reports of memory
+# allocation failures made while the fuzzer's fault injection was on
+# (between its two markers): warn_alloc() prints a stack dump for each,
+# from its "page allocation failure" or "vmalloc error" line up to the
+# memory summary ("Mem-Info:"). Line numbers stay those of the log.
+drop_injected_failures()
+{
+	awk '
+		/refmdev-fuzz: fault injection on/ { fi = 1 }
+		/refmdev-fuzz: fault injection off/ { fi = 0 }
+		fi && /(page allocation failure|vmalloc error): / { skip = 1 }
+		skip && /Mem-Info:/ { skip = 0 }
+		{ print (skip ? "" : $0) }
+	'
+}
+
 found=1
 for log in "$@"; do
 	[ -s "$log" ] || continue
-	hits=$(grep -a -n "${args[@]}" "$log" | head -n 40)
+	hits=$(drop_injected_failures < "$log" | grep -a -n "${args[@]}" | head -n 40)
 	if [ -n "$hits" ]; then
 		printf '%s\n' "$hits" | sed "s|^|$(basename "$log"):|"
 		found=0

@@ -12,12 +12,20 @@
 #               backports kernel) and/or "debug" (the same source built
 #               with KASAN, lockdep, kmemleak; scripts/build-debug-kernel.sh).
 #               Both when unset.
+#   ONLY=...    run only these selftest programs (space-separated names)
+#   FUZZ_SEED, FUZZ_DURATION, FUZZ_FAULTS
+#               for selftests/fuzz (make fuzz); unset, the fuzzer runs a
+#               CI-sized time: FUZZ_CHECK_DEBUG_S with fault injection on
+#               the debug kernel, FUZZ_CHECK_DEFAULT_S on Debian's.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 : "${CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/refmdev}"
 export CACHE
 T=${T:-}
 KERNEL=${KERNEL:-default debug}
+ONLY=${ONLY:-}
+FUZZ_CHECK_DEBUG_S=200
+FUZZ_CHECK_DEFAULT_S=60
 
 out="${BUILD:-$top/build}/check"
 rm -rf "$out"
@@ -106,11 +114,17 @@ run_suite()
 	# modules plus vgem, the importer selftests/p2p_vgem offers our
 	# dma-bufs to. The nested guest, when there is one, gets a VM of its
 	# own (below); without one its tests report themselves skipped here.
-	local skip=""
+	local skip="" fuzz
 	[ -n "$nested" ] && skip=nested_guest.sh
-	vm_suite "$kernel.vm" "$dir/vm" -- "SKIP='$skip' T='$T' ./run-guest.sh"
+	case "$kernel" in
+	debug) fuzz="FUZZ_DURATION=${FUZZ_DURATION:-$FUZZ_CHECK_DEBUG_S} FUZZ_FAULTS=${FUZZ_FAULTS:-1}" ;;
+	*) fuzz="FUZZ_DURATION=${FUZZ_DURATION:-$FUZZ_CHECK_DEFAULT_S} FUZZ_FAULTS=${FUZZ_FAULTS:-}" ;;
+	esac
+	vm_suite "$kernel.vm" "$dir/vm" -- \
+		"ONLY='$ONLY' SKIP='$skip' T='$T' FUZZ_SEED='${FUZZ_SEED:-}' $fuzz ./run-guest.sh"
 	echo "# $kernel logs: $dir/vm"
 	[ -n "$nested" ] || return 0
+	case " ${ONLY:-nested_guest.sh} " in *" nested_guest.sh "*) ;; *) return 0 ;; esac
 
 	# The nested guest runs KVM on TCG's emulation of AMD-V, and its runs
 	# have failed in ways that led to nothing of ours: an int3 Oops of a
