@@ -180,17 +180,22 @@ const char *fz_op_name(enum fz_op op);
 /* A device of this process that is open, or NULL; under p->lock. */
 struct fz_dev *fz_pick_dev(struct fz_thread *t);
 int fz_pick_slot(struct fz_thread *t, enum fz_slot_state state);
-/* Registers of BAR0 and config space; the kernel's answer is returned
+/*
+ * @len bytes at @off of region @index; the kernel's answer is returned
  * (0 or -errno), never judged: other threads change the device too.
  */
-int fz_reg_write(struct fz_dev *d, unsigned int off, unsigned int len,
-		 __u64 val);
-int fz_reg_read(struct fz_dev *d, unsigned int off, unsigned int len,
-		__u64 *val);
-int fz_cfg_write(struct fz_dev *d, unsigned int off, unsigned int len,
-		 __u32 val);
-int fz_cfg_read(struct fz_dev *d, unsigned int off, unsigned int len,
-		__u32 *val);
+int fz_region_write(struct fz_dev *d, unsigned int index, unsigned int off,
+		    unsigned int len, __u64 val);
+int fz_region_read(struct fz_dev *d, unsigned int index, unsigned int off,
+		   unsigned int len, __u64 *val);
+#define fz_reg_write(d, off, len, val) \
+	fz_region_write(d, VFIO_PCI_BAR0_REGION_INDEX, off, len, val)
+#define fz_reg_read(d, off, len, val) \
+	fz_region_read(d, VFIO_PCI_BAR0_REGION_INDEX, off, len, val)
+#define fz_cfg_write(d, off, len, val) \
+	fz_region_write(d, VFIO_PCI_CONFIG_REGION_INDEX, off, len, val)
+#define fz_cfg_read(d, off, len, val) \
+	fz_region_read(d, VFIO_PCI_CONFIG_REGION_INDEX, off, len, val)
 /* One access through @p; true if it raised SIGBUS. */
 bool fz_access_faults(__u8 *p, bool write, __u8 val);
 

@@ -29,34 +29,17 @@ static int rw(int fd, bool write, void *buf, size_t len, __u64 off)
 	return n == (ssize_t)len ? 0 : -EIO;
 }
 
-int fz_reg_write(struct fz_dev *d, unsigned int off, unsigned int len,
-		 __u64 val)
+int fz_region_write(struct fz_dev *d, unsigned int index, unsigned int off,
+		    unsigned int len, __u64 val)
 {
-	return rw(d->v.device, true, &val, len,
-		  d->v.offset[VFIO_PCI_BAR0_REGION_INDEX] + off);
+	return rw(d->v.device, true, &val, len, d->v.offset[index] + off);
 }
 
-int fz_reg_read(struct fz_dev *d, unsigned int off, unsigned int len,
-		__u64 *val)
+int fz_region_read(struct fz_dev *d, unsigned int index, unsigned int off,
+		   unsigned int len, __u64 *val)
 {
 	*val = 0;
-	return rw(d->v.device, false, val, len,
-		  d->v.offset[VFIO_PCI_BAR0_REGION_INDEX] + off);
-}
-
-int fz_cfg_write(struct fz_dev *d, unsigned int off, unsigned int len,
-		 __u32 val)
-{
-	return rw(d->v.device, true, &val, len,
-		  d->v.offset[VFIO_PCI_CONFIG_REGION_INDEX] + off);
-}
-
-int fz_cfg_read(struct fz_dev *d, unsigned int off, unsigned int len,
-		__u32 *val)
-{
-	*val = 0;
-	return rw(d->v.device, false, val, len,
-		  d->v.offset[VFIO_PCI_CONFIG_REGION_INDEX] + off);
+	return rw(d->v.device, false, val, len, d->v.offset[index] + off);
 }
 
 /* The ring goes into every container at a fixed IOVA; the copies that
@@ -268,7 +251,7 @@ int fz_op_config_rw(struct fz_thread *t)
 {
 	unsigned int off, len = 1u << fz_below(&t->rng, 3);
 	struct fz_dev *d;
-	__u32 val;
+	__u64 val;
 	int ret;
 
 	off = fz_chance(&t->rng, 70) ?
@@ -330,46 +313,39 @@ int fz_op_reset(struct fz_thread *t)
 	return ret;
 }
 
-int fz_op_flr(struct fz_thread *t)
+/* A read-modify-write of a 16-bit config register: set @set, flip @flip. */
+static int config_update(struct fz_thread *t, unsigned int off, __u16 set,
+			 __u16 flip)
 {
-	unsigned int devctl = REFMDEV_CFG_EXP_CAP + PCI_EXP_DEVCTL;
 	struct fz_dev *d;
-	__u32 val;
+	__u64 val;
 	int ret;
 
 	pthread_rwlock_rdlock(&t->p->lock);
 	d = fz_pick_dev(t);
-	ret = d ? fz_cfg_read(d, devctl, 2, &val) : FZ_SKIPPED;
+	ret = d ? fz_cfg_read(d, off, 2, &val) : FZ_SKIPPED;
 	if (!ret)
-		ret = fz_cfg_write(d, devctl, 2, val | PCI_EXP_DEVCTL_BCR_FLR);
+		ret = fz_cfg_write(d, off, 2, (val | set) ^ flip);
 	pthread_rwlock_unlock(&t->p->lock);
 	return ret;
 }
 
-static int toggle_command(struct fz_thread *t, __u16 bit)
+int fz_op_flr(struct fz_thread *t)
 {
-	struct fz_dev *d;
-	__u32 cmd;
-	int ret;
-
-	pthread_rwlock_rdlock(&t->p->lock);
-	d = fz_pick_dev(t);
-	ret = d ? fz_cfg_read(d, PCI_COMMAND, 2, &cmd) : FZ_SKIPPED;
-	if (!ret)
-		ret = fz_cfg_write(d, PCI_COMMAND, 2, cmd ^ bit);
-	pthread_rwlock_unlock(&t->p->lock);
-	return ret;
+	return config_update(t, REFMDEV_CFG_EXP_CAP + PCI_EXP_DEVCTL,
+			     PCI_EXP_DEVCTL_BCR_FLR, 0);
 }
 
 int fz_op_decode(struct fz_thread *t)
 {
-	return toggle_command(t, PCI_COMMAND_MEMORY);
+	return config_update(t, PCI_COMMAND, 0, PCI_COMMAND_MEMORY);
 }
 
 int fz_op_master(struct fz_thread *t)
 {
-	return toggle_command(t, fz_chance(&t->rng, 80) ? PCI_COMMAND_MASTER :
-				 PCI_COMMAND_INTX_DISABLE);
+	return config_update(t, PCI_COMMAND, 0,
+			     fz_chance(&t->rng, 80) ? PCI_COMMAND_MASTER :
+						      PCI_COMMAND_INTX_DISABLE);
 }
 
 /* SET_IRQS with every action and data type; the eventfds made here are

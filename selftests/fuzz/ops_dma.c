@@ -63,7 +63,7 @@ static int ring_reset(struct fz_dev *d, bool wait)
 
 static void enable_engine(struct fz_dev *d)
 {
-	__u32 cmd;
+	__u64 cmd;
 
 	if (!fz_cfg_read(d, PCI_COMMAND, 2, &cmd))
 		fz_cfg_write(d, PCI_COMMAND, 2,
