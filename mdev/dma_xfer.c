@@ -41,7 +41,6 @@ struct dma_span {
 	enum dma_span_kind kind;
 	struct refmdev_window *win;	/* SPAN_WINDOW: */
 	u8 *vaddr;			/* its first byte */
-	bool write;			/* the engine writes it */
 };
 
 static u32 pin_errno_to_status(int err)
@@ -81,7 +80,7 @@ static void span_release(struct refmdev *rd, struct dma_span *span)
 
 	if (span->kind == SPAN_WINDOW) {
 		if (span->vaddr)
-			refmdev_window_end(span->win, span->write);
+			refmdev_window_end(span->win);
 		span->vaddr = NULL;
 		return;
 	}
@@ -174,7 +173,6 @@ static u32 span_window(struct dma_span *span, struct refmdev_window *win,
 
 	span->kind = SPAN_WINDOW;
 	span->win = win;
-	span->write = write;
 	st = refmdev_window_begin(win, addr, len, write, &span->vaddr);
 	if (st != REFMDEV_DMA_ST_OK)
 		span->vaddr = NULL;
@@ -392,13 +390,17 @@ u32 refmdev_dma_transfer(struct refmdev *rd,
 		refmdev_dma_section_end(rd);
 		return st;
 	}
-	/* Other devices' work on the window ends before we pin anything. */
-	st = refmdev_window_wait_fences(dwin ? dwin : swin, !!dwin);
+	/*
+	 * Other devices' work on the window ends, and the exporter grants
+	 * CPU access, before we pin anything.
+	 */
+	st = refmdev_window_prepare(dwin ? dwin : swin, !!dwin);
 	if (st == REFMDEV_DMA_ST_OK) {
 		refmdev_dma_section_begin(rd);
 		st = dma_run(rd, src, dst, len, flags, swin, dwin);
 		refmdev_dma_section_end(rd);
 	}
+	refmdev_window_finish(dwin ? dwin : swin, !!dwin);
 	refmdev_windows_unlock(rd);
 	return st;
 }

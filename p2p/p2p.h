@@ -58,6 +58,10 @@ struct refmdev_window {
 	struct iosys_map map;		/* dma_buf_vmap()'s, or null */
 	bool revoked;			/* begin_cpu_access said -ENODEV last */
 	u32 notifications;
+
+	/* One descriptor's CPU access; under refmdev_windows.lock. */
+	bool cpu_access;		/* begun, to be ended */
+	u32 cpu_seen;			/* @notifications when it began */
 };
 
 /*
@@ -91,19 +95,20 @@ void refmdev_windows_detach_all(struct refmdev *rd);
 /*
  * For the DMA engine. refmdev_windows_lock() is held across a
  * descriptor; refmdev_window_find() says whether a range touches a
- * window; refmdev_window_wait_fences() waits for other devices' work on
- * it, before anything is pinned; refmdev_window_begin() maps the window
- * into the kernel if needed and holds its reservation lock until
- * refmdev_window_end().
- * See window.c.
+ * window. Before anything is pinned, refmdev_window_prepare() waits for
+ * other devices' work on the window and asks the exporter for CPU access,
+ * which refmdev_window_finish() ends after the pin section. Inside it,
+ * refmdev_window_begin() maps the window into the kernel if needed and
+ * holds its reservation lock until refmdev_window_end(). See window.c.
  */
 void refmdev_windows_lock(struct refmdev *rd);
 void refmdev_windows_unlock(struct refmdev *rd);
 u32 refmdev_window_find(struct refmdev *rd, u64 addr, u32 len,
 			struct refmdev_window **win);
-u32 refmdev_window_wait_fences(struct refmdev_window *win, bool write);
+u32 refmdev_window_prepare(struct refmdev_window *win, bool write);
+void refmdev_window_finish(struct refmdev_window *win, bool write);
 u32 refmdev_window_begin(struct refmdev_window *win, u64 addr, u32 len,
 			 bool write, u8 **vaddr);
-void refmdev_window_end(struct refmdev_window *win, bool write);
+void refmdev_window_end(struct refmdev_window *win);
 
 #endif /* REFMDEV_P2P_H */

@@ -64,7 +64,7 @@ static void window_notify(struct dma_buf_attachment *attach)
 {
 	struct refmdev_window *win = attach->importer_priv;
 
-	/* Read without the lock by refmdev_window_begin(). */
+	/* Read without the lock by refmdev_window_prepare(). */
 	WRITE_ONCE(win->notifications, win->notifications + 1);
 	window_unmap(win);
 }
@@ -127,23 +127,6 @@ u32 refmdev_window_find(struct refmdev *rd, u64 addr, u32 len,
 	return REFMDEV_DMA_ST_OK;
 }
 
-/*
- * Wait, with nothing pinned or locked but the window slots, for the work
- * other devices fenced on @win's dma-buf (writes, and for a write of ours
- * reads too), as the dma-buf rules ask of an importer. Any holder of the
- * dma-buf's fd can add fences, so the wait is bounded; it delays only
- * this device's descriptor.
- */
-u32 refmdev_window_wait_fences(struct refmdev_window *win, bool write)
-{
-	struct dma_resv *resv = win->dmabuf->resv;
-
-	if (dma_resv_wait_timeout(resv, dma_resv_usage_rw(write), false,
-				  REFMDEV_WINDOW_FENCE_TIMEOUT) <= 0)
-		return REFMDEV_DMA_ST_PEER_FAULT;
-	return REFMDEV_DMA_ST_OK;
-}
-
 /* The CPU's direction of an access, as begin/end_cpu_access take it. */
 static enum dma_data_direction window_cpu_dir(bool write)
 {
@@ -163,31 +146,76 @@ static u32 window_cpu_status(int err)
 }
 
 /*
- * Start using [addr, addr + len) of @win: on success the reservation lock
- * is held until refmdev_window_end() and *@vaddr is the kernel address of
- * @addr. begin_cpu_access() is asked first, without the lock (exporters
- * may take it there); a notification between its answer and our taking
- * the lock means the answer is stale, and the descriptor fails as if it
- * had come after the revocation. A fence added since
- * refmdev_window_wait_fences() fails the descriptor rather than being
- * waited for here, inside the pin section.
+ * Before anything is pinned, with no lock held but the window slots:
+ * wait for the work other devices fenced on @win's dma-buf (writes, and
+ * for a write of ours reads too), as the dma-buf rules ask of an
+ * importer, then ask the exporter for CPU access. Any holder of the
+ * dma-buf's fd can add fences, so our wait is bounded, and it delays
+ * only this device's descriptor. dma_buf_begin_cpu_access() waits once
+ * more, without a bound of its own, for fences added since: dma-fences
+ * must signal in finite time, which is the only bound the core offers;
+ * it is kept out of the pin section, where an unmap would wait for it.
+ * refmdev_window_finish() ends the access, whatever happened between.
+ */
+u32 refmdev_window_prepare(struct refmdev_window *win, bool write)
+{
+	struct dma_resv *resv = win->dmabuf->resv;
+	int ret;
+
+	lockdep_assert_held(&win->rd->windows.lock);
+	win->cpu_access = false;
+	/* refmdev_window_begin() refuses it, after the other side's pins. */
+	if (write && !win->writable)
+		return REFMDEV_DMA_ST_OK;
+	if (dma_resv_wait_timeout(resv, dma_resv_usage_rw(write), false,
+				  REFMDEV_WINDOW_FENCE_TIMEOUT) <= 0)
+		return REFMDEV_DMA_ST_PEER_FAULT;
+	/*
+	 * A revocation marks the buffer and then notifies, both under the
+	 * reservation lock. Reading in the other order (the barrier keeps
+	 * the exporter's read of its mark after ours of the count), a stale
+	 * "usable" below always comes with a count that
+	 * refmdev_window_begin() sees change.
+	 */
+	win->cpu_seen = READ_ONCE(win->notifications);
+	smp_rmb();	/* pairs with the lock release after the notify */
+	ret = dma_buf_begin_cpu_access(win->dmabuf, window_cpu_dir(write));
+	dma_resv_lock(resv, NULL);
+	win->revoked = ret == -ENODEV;
+	dma_resv_unlock(resv);
+	if (ret)
+		return window_cpu_status(ret);
+	win->cpu_access = true;
+	return REFMDEV_DMA_ST_OK;
+}
+
+void refmdev_window_finish(struct refmdev_window *win, bool write)
+{
+	lockdep_assert_held(&win->rd->windows.lock);
+	/* Ours says -ENODEV if revoked since: the copy came before that. */
+	if (win->cpu_access)
+		dma_buf_end_cpu_access(win->dmabuf, window_cpu_dir(write));
+	win->cpu_access = false;
+}
+
+/*
+ * Inside the pin section, after refmdev_window_prepare(): on success the
+ * reservation lock is held until refmdev_window_end() and *@vaddr is the
+ * kernel address of @addr. A notification since prepare means its answer
+ * is stale: the descriptor fails as if it had come after the revocation.
+ * A fence added since prepare fails it too, rather than being waited for
+ * here.
  */
 u32 refmdev_window_begin(struct refmdev_window *win, u64 addr, u32 len,
 			 bool write, u8 **vaddr)
 {
 	struct dma_resv *resv = win->dmabuf->resv;
-	u32 seen = READ_ONCE(win->notifications);
 	u32 st = REFMDEV_DMA_ST_OK;
-	int ret;
 
 	if (write && !win->writable)
 		return REFMDEV_DMA_ST_READ_ONLY;
-	ret = dma_buf_begin_cpu_access(win->dmabuf, window_cpu_dir(write));
 	dma_resv_lock(resv, NULL);
-	win->revoked = ret == -ENODEV;
-	if (ret)
-		st = window_cpu_status(ret);
-	else if (win->notifications != seen)
+	if (win->notifications != win->cpu_seen)
 		st = REFMDEV_DMA_ST_PEER_REVOKED;
 	else if (iosys_map_is_null(&win->map))
 		st = window_map(win);
@@ -196,19 +224,15 @@ u32 refmdev_window_begin(struct refmdev_window *win, u64 addr, u32 len,
 		st = REFMDEV_DMA_ST_PEER_FAULT;
 	if (st != REFMDEV_DMA_ST_OK) {
 		dma_resv_unlock(resv);
-		if (!ret)
-			dma_buf_end_cpu_access(win->dmabuf, window_cpu_dir(write));
 		return st;
 	}
 	*vaddr = (u8 *)win->map.vaddr + (addr - win->iova);
 	return REFMDEV_DMA_ST_OK;
 }
 
-void refmdev_window_end(struct refmdev_window *win, bool write)
+void refmdev_window_end(struct refmdev_window *win)
 {
 	dma_resv_unlock(win->dmabuf->resv);
-	/* Ours says -ENODEV if revoked since: the copy came before that. */
-	dma_buf_end_cpu_access(win->dmabuf, window_cpu_dir(write));
 }
 
 static bool window_overlaps(struct refmdev *rd, u64 iova, u64 last)
