@@ -186,14 +186,26 @@ long fz_faults_stop(void)
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(attrs); i++) {
+		const char *a = attrs[i];
 		long left;
 
-		put(attrs[i], "probability", "0");
-		snprintf(path, sizeof(path), DEBUGFS "/%s/times", attrs[i]);
+		put(a, "probability", "0");
+		snprintf(path, sizeof(path), DEBUGFS "/%s/times", a);
 		left = sysfs_read_long(path);
-		printf("# %s: %ld allocations failed\n", attrs[i], TIMES - left);
+		printf("# %s: %ld allocations failed\n", a, TIMES - left);
 		injected += TIMES - left;
+		/* The kernel's defaults again, for the tests that follow. */
+		put(a, "times", "-1");
+		put(a, "interval", "1");
+		put(a, "task-filter", "N");
+		put(a, "ignore-gfp-wait", "Y");
+		put(a, "require-start", "0");
+		put(a, "require-end", "0xffffffffffffffff");
+		put(a, "reject-start", "0");
+		put(a, "reject-end", "0");
+		put(a, "verbose", "2");
 	}
+	put("fail_page_alloc", "min-order", "1");
 	fz_faults_mark_kworkers(false);
 	sysfs_write("/dev/kmsg", "refmdev-fuzz: fault injection off\n");
 	return injected;
