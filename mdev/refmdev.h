@@ -17,6 +17,9 @@
 #include <uapi/linux/refmdev.h>
 #include "../p2p/p2p.h"
 
+struct refmdev_unmap_link;
+struct refmdev_unmapper;
+
 #define REFMDEV_NAME		"refmdev"
 
 /*
@@ -100,9 +103,12 @@ struct refmdev_irqs {
  * server can hold) and for the reservation lock of a window's dma-buf
  * (held briefly by its exporter and importers, never across a wait on
  * user space); fences, window slots and the descriptor's status write
- * come before or after it (dma_xfer.c, dma.c). @pin_lock (a spinlock,
- * never held while sleeping) protects @pinning, @active and
- * @unmap_links; @pin_wq is where .dma_unmap waits. @unmap_calls counts
+ * come before or after it (dma_xfer.c, dma.c). For a call that cannot
+ * allocate its record or link the device keeps a @spare of each, and as
+ * a last resort gates the worker for a fixed time (@gate_until, while
+ * @gate_timed). @pin_lock (a spinlock, never held while sleeping)
+ * protects @pinning, @active, @unmap_links, the spares and the timed
+ * gate; @pin_wq is where .dma_unmap waits. @unmap_calls counts
  * .dma_unmap calls, for debugfs.
  *
  * The section is not a lock, but .dma_unmap waits for it as for one, and
@@ -131,10 +137,14 @@ struct refmdev_dma {
 
 	struct work_struct work;
 
-	spinlock_t pin_lock;	/* protects pinning, active, unmap_links */
+	spinlock_t pin_lock;	/* see above */
 	bool pinning;
 	bool active;		/* open: .dma_unmap links to its caller */
 	struct list_head unmap_links;
+	struct refmdev_unmapper *spare;		/* see unmap_gate.c */
+	struct refmdev_unmap_link *spare_link;
+	bool gate_timed;
+	unsigned long gate_until;	/* jiffies */
 	wait_queue_head_t pin_wq;
 	atomic_t unmap_calls;
 };

@@ -30,10 +30,19 @@
  * back to user space, so the file's release is exactly "the unmap ioctl
  * has returned"; and the VFS holds our module across it (f_op->owner).
  * If the unmapping task is a kernel thread, the release runs from a
- * worker a moment later instead; if the file (or a link) cannot be had,
- * the record closes when the callback returns. Either way a repeated
- * round becomes possible again, as it always is for drivers that re-pin
- * at once.
+ * worker a moment later instead.
+ *
+ * The record, its file and the links are allocated, and allocation can
+ * fail: memory runs short, or an unprivileged user fills the system's
+ * file table. So each open device keeps a spare record (its file made)
+ * and a spare link, made at open and again by its worker whenever one
+ * was used; a callback that cannot allocate takes the device's spare.
+ * Only if the spare is gone too does it fall back on a gate that needs
+ * no memory: the device's worker opens no section for
+ * REFMDEV_GATE_FALLBACK from the callback's return. That one is weaker
+ * (type1 may still be notifying other devices when it runs out), but it
+ * takes two failures in a row, and its price is a bounded pause of the
+ * notified device alone.
  *
  * A device links to every open record that notified it (two tasks may
  * unmap in one context at once), and only while it is open: iommufd
@@ -51,6 +60,7 @@
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/jiffies.h>
 #include <linux/list.h>
 #include <linux/refcount.h>
 #include <linux/sched/task.h>
@@ -63,10 +73,13 @@
  * One task's unmap system call, while it notifies our devices.
  *
  * Lifetime: @ref counts the record's own reference (dropped when it
- * closes), the links devices hold to it (struct refmdev_unmap_link on
- * refmdev_dma.unmap_links, under that device's pin_lock) and anyone
- * looking at it. @task is a reference, so that no other task can take
- * its place as a key while the record is open.
+ * closes, in its file's release), the links devices hold to it (struct
+ * refmdev_unmap_link on refmdev_dma.unmap_links, under that device's
+ * pin_lock) and anyone looking at it. A record is made with its file and
+ * started by the callback that needs it, which sets @task (a reference,
+ * so that no other task can take its place as a key while the record is
+ * open) and drops the file's only reference; a spare that is never
+ * started is closed the same way when its device lets go of it.
  *
  * @open and @node change together under unmappers_lock; the record is on
  * unmappers exactly while it is open. @closed is where linked workers
@@ -74,10 +87,10 @@
  */
 struct refmdev_unmapper {
 	struct list_head node;
-	struct task_struct *task;
+	struct task_struct *task;	/* NULL until started */
 	refcount_t ref;
 	bool open;
-	bool no_file;		/* the creating callback closes it */
+	struct file *file;	/* until started: its release closes the record */
 	wait_queue_head_t closed;
 };
 
@@ -87,6 +100,9 @@ struct refmdev_unmap_link {
 	struct refmdev_unmapper *u;	/* a reference */
 };
 
+/* How long a notification without a record keeps the worker gated. */
+#define REFMDEV_GATE_FALLBACK	(HZ / 10)
+
 static LIST_HEAD(unmappers);
 static DEFINE_SPINLOCK(unmappers_lock);	/* protects unmappers, open */
 
@@ -94,7 +110,8 @@ static void unmapper_put(struct refmdev_unmapper *u)
 {
 	if (!u || !refcount_dec_and_test(&u->ref))
 		return;
-	put_task_struct(u->task);
+	if (u->task)
+		put_task_struct(u->task);
 	kfree(u);
 }
 
@@ -136,39 +153,95 @@ static struct refmdev_unmapper *unmapper_find_current(void)
 	return NULL;
 }
 
+/* A record with its file, not started; NULL if memory or files are short. */
+static struct refmdev_unmapper *unmapper_alloc(void)
+{
+	struct refmdev_unmapper *u = kzalloc(sizeof(*u), GFP_KERNEL);
+	struct file *file;
+
+	if (!u)
+		return NULL;
+	INIT_LIST_HEAD(&u->node);
+	refcount_set(&u->ref, 1);	/* its own */
+	init_waitqueue_head(&u->closed);
+	file = anon_inode_getfile("[refmdev-unmap]", &unmapper_fops, u,
+				  O_RDONLY);
+	if (IS_ERR(file)) {
+		kfree(u);
+		return NULL;
+	}
+	u->file = file;
+	return u;
+}
+
 /*
- * The current task's open record, created with its file if it has none
- * (only the task itself creates its record, so there is no race to
- * create two). NULL if memory is short: the callback then still waits
- * for the section, only the gate is missing.
+ * The current task's open record, with a reference for the caller:
+ * the one it has, or a new one, or @dma's spare (only the task itself
+ * starts its record, so there is no race to start two). NULL if none
+ * can be had.
  */
-static struct refmdev_unmapper *unmapper_get_current(void)
+static struct refmdev_unmapper *unmapper_get_current(struct refmdev_dma *dma)
 {
 	struct refmdev_unmapper *u = unmapper_find_current();
 	struct file *file;
 
 	if (u)
 		return u;
-	u = kzalloc(sizeof(*u), GFP_KERNEL);
-	if (!u)
-		return NULL;
+	u = unmapper_alloc();
+	if (!u) {
+		spin_lock(&dma->pin_lock);
+		u = dma->spare;
+		dma->spare = NULL;
+		spin_unlock(&dma->pin_lock);
+		if (!u)
+			return NULL;
+	}
 	u->task = get_task_struct(current);
-	refcount_set(&u->ref, 2);	/* its own, and the caller's */
+	refcount_inc(&u->ref);		/* the caller's */
 	u->open = true;
-	init_waitqueue_head(&u->closed);
 	spin_lock(&unmappers_lock);
 	list_add(&u->node, &unmappers);
 	spin_unlock(&unmappers_lock);
-
-	file = anon_inode_getfile("[refmdev-unmap]", &unmapper_fops, u,
-				  O_RDONLY);
-	if (IS_ERR(file)) {
-		u->no_file = true;
-		return u;
-	}
 	/* The release, and so the close, runs when the syscall returns. */
+	file = u->file;
+	u->file = NULL;
 	fput(file);
 	return u;
+}
+
+/* Let go of a spare record that was never started. */
+static void unmapper_discard(struct refmdev_unmapper *u)
+{
+	if (u)
+		fput(u->file);
+}
+
+/*
+ * Make the device's spares, where they are missing, for a callback that
+ * cannot allocate. Never under a lock; failing is fine, the next call
+ * tries again.
+ */
+static void refmdev_dma_fill_spares(struct refmdev_dma *dma)
+{
+	struct refmdev_unmap_link *link = NULL;
+	struct refmdev_unmapper *u = NULL;
+
+	if (!READ_ONCE(dma->spare))
+		u = unmapper_alloc();
+	if (!READ_ONCE(dma->spare_link))
+		link = kmalloc(sizeof(*link), GFP_KERNEL);
+	spin_lock(&dma->pin_lock);
+	if (u && !dma->spare && dma->active) {
+		dma->spare = u;
+		u = NULL;
+	}
+	if (link && !dma->spare_link && dma->active) {
+		dma->spare_link = link;
+		link = NULL;
+	}
+	spin_unlock(&dma->pin_lock);
+	unmapper_discard(u);
+	kfree(link);
 }
 
 /* Drop links taken off a device's list. */
@@ -194,8 +267,10 @@ void refmdev_dma_section_begin(struct refmdev *rd)
 	struct refmdev_unmap_link *link, *tmp;
 	struct refmdev_unmapper *u;
 
+	refmdev_dma_fill_spares(dma);
 	for (;;) {
 		LIST_HEAD(closed);
+		long timed = 0;
 
 		u = NULL;
 		spin_lock(&dma->pin_lock);
@@ -205,16 +280,24 @@ void refmdev_dma_section_begin(struct refmdev *rd)
 			else if (!u)
 				u = link->u;
 		}
+		if (dma->gate_timed && time_before(jiffies, dma->gate_until))
+			timed = dma->gate_until - jiffies;
+		else
+			dma->gate_timed = false;
 		if (u)
 			refcount_inc(&u->ref);
-		else
+		else if (!timed)
 			dma->pinning = true;
 		spin_unlock(&dma->pin_lock);
 		unmap_links_free(&closed);
-		if (!u)
+		if (u) {
+			wait_event_idle(u->closed, !READ_ONCE(u->open));
+			unmapper_put(u);
+		} else if (timed) {
+			schedule_timeout_idle(timed);
+		} else {
 			return;
-		wait_event_idle(u->closed, !READ_ONCE(u->open));
-		unmapper_put(u);
+		}
 	}
 }
 
@@ -226,6 +309,13 @@ void refmdev_dma_section_end(struct refmdev *rd)
 	dma->pinning = false;
 	spin_unlock(&dma->pin_lock);
 	wake_up_all(&dma->pin_wq);
+}
+
+/* The fallback gate, REFMDEV_GATE_FALLBACK from now. Caller holds pin_lock. */
+static void gate_for_a_while(struct refmdev_dma *dma)
+{
+	dma->gate_timed = true;
+	dma->gate_until = jiffies + REFMDEV_GATE_FALLBACK;
 }
 
 /* Caller holds pin_lock. */
@@ -249,8 +339,9 @@ static bool unmap_linked(struct refmdev_dma *dma, struct refmdev_unmapper *u)
 void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 {
 	struct refmdev_dma *dma = &vdev_to_refmdev(vdev)->dma;
-	struct refmdev_unmapper *u = unmapper_get_current();
+	struct refmdev_unmapper *u = unmapper_get_current(dma);
 	struct refmdev_unmap_link *link = NULL;
+	bool timed;
 
 	if (u)
 		link = kmalloc(sizeof(*link), GFP_KERNEL);
@@ -260,36 +351,60 @@ void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 	 * the link and waits for the record to close.
 	 */
 	spin_lock(&dma->pin_lock);
+	if (u && !link) {
+		link = dma->spare_link;
+		dma->spare_link = NULL;
+	}
 	if (link && dma->active && !unmap_linked(dma, u)) {
 		refcount_inc(&u->ref);
 		link->u = u;
 		list_add(&link->node, &dma->unmap_links);
 		link = NULL;
 	}
+	/* No record or no link: the last resort. */
+	timed = dma->active && (!u || !unmap_linked(dma, u));
+	if (timed)
+		gate_for_a_while(dma);
 	spin_unlock(&dma->pin_lock);
 	kfree(link);
 
 	wait_event(dma->pin_wq, !READ_ONCE(dma->pinning));
 	atomic_inc(&dma->unmap_calls);
 
-	if (u && u->no_file)
-		unmapper_close(u);
+	if (timed) {
+		/* It counts from our return, not from before the wait. */
+		spin_lock(&dma->pin_lock);
+		gate_for_a_while(dma);
+		spin_unlock(&dma->pin_lock);
+	}
 	unmapper_put(u);
 }
 
 /*
  * The device is opened (@active) or closed, its worker stopped either
  * way: links from an earlier user, or from notifications sent while it
- * was closed, are dropped.
+ * was closed, are dropped; an open device gets its spares (see the top
+ * of this file), a closed one lets them go.
  */
 void refmdev_dma_set_active(struct refmdev *rd, bool active)
 {
 	struct refmdev_dma *dma = &rd->dma;
+	struct refmdev_unmap_link *spare_link;
+	struct refmdev_unmapper *spare;
 	LIST_HEAD(links);
 
 	spin_lock(&dma->pin_lock);
 	dma->active = active;
 	list_splice_init(&dma->unmap_links, &links);
+	dma->gate_timed = false;
+	spare = dma->spare;
+	dma->spare = NULL;
+	spare_link = dma->spare_link;
+	dma->spare_link = NULL;
 	spin_unlock(&dma->pin_lock);
 	unmap_links_free(&links);
+	unmapper_discard(spare);
+	kfree(spare_link);
+	if (active)
+		refmdev_dma_fill_spares(dma);
 }

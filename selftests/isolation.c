@@ -583,11 +583,40 @@ struct unmapper_arg {
 	struct vfio_dev *dev[2];
 	void *va;
 	int rounds;
+	bool fail_sweep;	/* fail an allocation of each unmap */
 	int done;		/* unmaps made */
 	int notified;		/* notifications, over all unmaps and devices */
 	int repeated;		/* unmaps that notified a device twice */
+	int injected;		/* unmaps whose allocation failed */
 	int err;
 };
+
+#define FAIL_NTH	"/proc/thread-self/fail-nth"
+#define FAILSLAB	"/sys/kernel/debug/failslab/"
+
+/*
+ * Make the @nth slab allocation of this thread's next system call fail
+ * (0: none), through @fd, the thread's fail-nth opened beforehand: the
+ * open, like anything else, would allocate. Counted from the call: the
+ * unmap allocates nothing of its own before it notifies the devices, so
+ * 1 is the gate's record, then the dentry and the file of its anonymous
+ * file, then a device's link. Returns 0 or an errno.
+ */
+static int fail_nth(int fd, int nth)
+{
+	char val[16];
+	int len = snprintf(val, sizeof(val), "%d", nth);
+
+	return pwrite(fd, val, len, 0) == len ? 0 : errno ?: EIO;
+}
+
+/* True if the failure fail_nth() asked for happened (the count is 0). */
+static bool fail_nth_injected(int fd)
+{
+	char val[16] = "";
+
+	return pread(fd, val, sizeof(val) - 1, 0) > 0 && atoi(val) == 0;
+}
 
 /*
  * MAP and UNMAP the engines' source over and over, at SCHED_IDLE on a CPU
@@ -599,30 +628,49 @@ static void *unmapper_thread(void *p)
 	struct unmapper_arg *a = p;
 	struct sched_param sp = { 0 };
 	long before[2], after, start = now_ms();
-	int k;
+	int k, nth_fd = -1;
 
 	if (sched_setscheduler(0, SCHED_IDLE, &sp)) {
 		a->err = errno;
 		return NULL;
 	}
+	if (a->fail_sweep) {
+		nth_fd = open(FAIL_NTH, O_RDWR | O_CLOEXEC);
+		if (nth_fd < 0) {
+			a->err = errno;
+			return NULL;
+		}
+	}
 	/* Bounded in time too: a starved thread is slow by design. */
 	for (a->done = 0; a->done < a->rounds && now_ms() - start < 40000;
 	     a->done++) {
-		a->err = -dma_map_raw(a->dev[0], a->va, SRC_IOVA, SZ_1M, RW);
+		a->err = dma_map_raw(a->dev[0], a->va, SRC_IOVA, SZ_1M, RW) ? errno : 0;
 		if (a->err)
-			return NULL;
+			break;
 		usleep(2000);
 		for (k = 0; k < 2; k++)
 			before[k] = device_unmap_calls(a->dev[k]);
-		a->err = -dma_unmap_raw(a->dev[0], SRC_IOVA, SZ_1M, 0);
+		if (a->fail_sweep)
+			a->err = fail_nth(nth_fd, 1 + a->done % 4);
+		if (!a->err)
+			a->err = dma_unmap_raw(a->dev[0], SRC_IOVA, SZ_1M, 0) ?
+				 errno : 0;
+		/* Disarmed at once, or the next call would take the failure. */
+		if (a->fail_sweep) {
+			a->injected += fail_nth_injected(nth_fd);
+			if (fail_nth(nth_fd, 0) && !a->err)
+				a->err = EIO;
+		}
 		if (a->err)
-			return NULL;
+			break;
 		for (k = 0; k < 2; k++) {
 			after = device_unmap_calls(a->dev[k]);
 			a->notified += after - before[k];
 			a->repeated += after - before[k] > 1;
 		}
 	}
+	if (nth_fd >= 0)
+		close(nth_fd);
 	return NULL;
 }
 
@@ -632,9 +680,10 @@ static void *unmapper_thread(void *p)
  * notified first must not pin the range again while the other is being
  * notified, or the unmap goes round again (and type1 BUGs after ten
  * rounds). Every unmap must notify each device at most once, even with
- * the unmapping thread starved of CPU between the notifications.
+ * the unmapping thread starved of CPU between the notifications, and
+ * (@fail_sweep) when the gate cannot allocate what it uses.
  */
-TEST(one_notification_round_per_unmap)
+static void notification_rounds(bool fail_sweep)
 {
 	struct vfio_dev *a = vfio_open(mdev_create(TYPE_1M));
 	struct vfio_dev *b = vfio_join_container(a, mdev_create(TYPE_1M));
@@ -647,7 +696,10 @@ TEST(one_notification_round_per_unmap)
 	};
 	void *va = mmap(NULL, SZ_1M, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	struct unmapper_arg u = { .dev = { a, b }, .va = va, .rounds = 100 };
+	struct unmapper_arg u = {
+		.dev = { a, b }, .va = va, .rounds = 100,
+		.fail_sweep = fail_sweep,
+	};
 	struct spin_arg spin = { 0 };
 	pthread_t st, ut, ta, tb;
 
@@ -672,14 +724,50 @@ TEST(one_notification_round_per_unmap)
 		FAIL("the unmapper: %s", strerror(u.err));
 	if (fa.bad || fb.bad)
 		FAIL("copy status 0x%x / 0x%x", fa.bad, fb.bad);
-	ktap_info("%d unmaps: %d notifications, %d repeated; %d + %d copies done",
-		  u.done, u.notified, u.repeated, fa.done, fb.done);
+	ktap_info("%d unmaps (%d with a failed allocation): %d notifications, %d repeated; %d + %d copies done",
+		  u.done, u.injected, u.notified, u.repeated, fa.done, fb.done);
 	if (!u.notified)
 		FAIL("no unmap found an engine's pins: nothing was tested");
+	if (fail_sweep && !u.injected)
+		FAIL("no allocation failed: nothing was tested");
 	if (u.repeated)
 		FAIL("%d of %d unmaps notified a device more than once",
 		     u.repeated, u.done);
 	munmap(va, SZ_1M);
+}
+
+TEST(one_notification_round_per_unmap)
+{
+	notification_rounds(false);
+}
+
+static void failslab_restore(void *arg)
+{
+	sysfs_write(FAILSLAB "ignore-gfp-wait", arg);
+	sysfs_write(FAILSLAB "verbose", "2");
+}
+
+/*
+ * The gate's record, its anonymous file and a device's link are
+ * allocated by the unmap's first notification; the system's file limit
+ * or a short allocation must not turn the gate off. Each unmap has one
+ * of the four allocations fail (fail-nth, fault-injection.rst).
+ */
+TEST(one_notification_round_per_unmap_when_the_gate_cannot_allocate)
+{
+	static char ignored[8];
+
+	if (access(FAIL_NTH, W_OK) ||
+	    sysfs_read(FAILSLAB "ignore-gfp-wait", ignored, sizeof(ignored)))
+		SKIP("no fail-nth and failslab (CONFIG_FAILSLAB, debugfs)");
+	/*
+	 * The gate allocates with GFP_KERNEL, which failslab skips by
+	 * default; and each failure would print a stack dump.
+	 */
+	ASSERT_OK(sysfs_write(FAILSLAB "ignore-gfp-wait", "N"));
+	ktap_defer(failslab_restore, ignored);
+	ASSERT_OK(sysfs_write(FAILSLAB "verbose", "0"));
+	notification_rounds(true);
 }
 
 struct revoke_arg {
