@@ -140,6 +140,7 @@ struct refmdev_dma {
 	spinlock_t pin_lock;	/* see above */
 	bool pinning;
 	bool active;		/* open: .dma_unmap links to its caller */
+	unsigned int opened;	/* counts opens and closes */
 	struct list_head unmap_links;
 	struct refmdev_unmapper *spare;		/* see unmap_gate.c */
 	struct refmdev_unmap_link *spare_link;

@@ -226,9 +226,10 @@ static void refmdev_dma_fill_spares(struct refmdev_dma *dma)
 	struct refmdev_unmap_link *link = NULL;
 	struct refmdev_unmapper *u = NULL;
 
-	if (!READ_ONCE(dma->spare))
+	/* Unlocked peeks, only to skip needless allocations: checked again below. */
+	if (!data_race(dma->spare))
 		u = unmapper_alloc();
-	if (!READ_ONCE(dma->spare_link))
+	if (!data_race(dma->spare_link))	/* ditto */
 		link = kmalloc(sizeof(*link), GFP_KERNEL);
 	spin_lock(&dma->pin_lock);
 	if (u && !dma->spare && dma->active) {
@@ -270,6 +271,7 @@ void refmdev_dma_section_begin(struct refmdev *rd)
 	refmdev_dma_fill_spares(dma);
 	for (;;) {
 		LIST_HEAD(closed);
+		unsigned long now;
 		long timed = 0;
 
 		u = NULL;
@@ -280,8 +282,9 @@ void refmdev_dma_section_begin(struct refmdev *rd)
 			else if (!u)
 				u = link->u;
 		}
-		if (dma->gate_timed && time_before(jiffies, dma->gate_until))
-			timed = dma->gate_until - jiffies;
+		now = jiffies;
+		if (dma->gate_timed && time_before(now, dma->gate_until))
+			timed = dma->gate_until - now;
 		else
 			dma->gate_timed = false;
 		if (u)
@@ -341,6 +344,7 @@ void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 	struct refmdev_dma *dma = &vdev_to_refmdev(vdev)->dma;
 	struct refmdev_unmapper *u = unmapper_get_current(dma);
 	struct refmdev_unmap_link *link = NULL;
+	unsigned int opened;
 	bool timed;
 
 	if (u)
@@ -363,8 +367,14 @@ void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 	}
 	/* No record or no link: the last resort. */
 	timed = dma->active && (!u || !unmap_linked(dma, u));
+	opened = dma->opened;
 	if (timed)
 		gate_for_a_while(dma);
+	/* A spare we took but did not need stays the spare. */
+	if (link && !dma->spare_link && dma->active) {
+		dma->spare_link = link;
+		link = NULL;
+	}
 	spin_unlock(&dma->pin_lock);
 	kfree(link);
 
@@ -372,9 +382,14 @@ void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 	atomic_inc(&dma->unmap_calls);
 
 	if (timed) {
-		/* It counts from our return, not from before the wait. */
+		/*
+		 * It counts from our return, not from before the wait; unless
+		 * the device was closed meanwhile (a reopened one may have
+		 * lost its gate: a repeated round, not a pause of a new user).
+		 */
 		spin_lock(&dma->pin_lock);
-		gate_for_a_while(dma);
+		if (dma->active && dma->opened == opened)
+			gate_for_a_while(dma);
 		spin_unlock(&dma->pin_lock);
 	}
 	unmapper_put(u);
@@ -395,6 +410,7 @@ void refmdev_dma_set_active(struct refmdev *rd, bool active)
 
 	spin_lock(&dma->pin_lock);
 	dma->active = active;
+	dma->opened++;
 	list_splice_init(&dma->unmap_links, &links);
 	dma->gate_timed = false;
 	spare = dma->spare;

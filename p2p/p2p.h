@@ -43,8 +43,7 @@ struct refmdev_export {
  * refmdev_windows.lock. The kernel mapping @map and @revoked,
  * @notifications are the importer's view of the exporter and are
  * protected by the dma-buf's reservation lock, which the exporter holds
- * when it notifies us (@notifications is also read without it, to tell
- * whether a notification came in between; see refmdev_window_begin()).
+ * when it notifies us.
  */
 struct refmdev_window {
 	struct refmdev *rd;

@@ -64,8 +64,7 @@ static void window_notify(struct dma_buf_attachment *attach)
 {
 	struct refmdev_window *win = attach->importer_priv;
 
-	/* Read without the lock by refmdev_window_prepare(). */
-	WRITE_ONCE(win->notifications, win->notifications + 1);
+	win->notifications++;
 	window_unmap(win);
 }
 
@@ -171,14 +170,14 @@ u32 refmdev_window_prepare(struct refmdev_window *win, bool write)
 				  REFMDEV_WINDOW_FENCE_TIMEOUT) <= 0)
 		return REFMDEV_DMA_ST_PEER_FAULT;
 	/*
-	 * A revocation marks the buffer and then notifies, both under the
-	 * reservation lock. Reading in the other order (the barrier keeps
-	 * the exporter's read of its mark after ours of the count), a stale
-	 * "usable" below always comes with a count that
-	 * refmdev_window_begin() sees change.
+	 * A revocation marks the buffer and notifies under the reservation
+	 * lock. The count is read under it too: a revocation after this
+	 * changes the count, which refmdev_window_begin() sees; one before
+	 * it is visible, mark and all, to begin_cpu_access() below.
 	 */
-	win->cpu_seen = READ_ONCE(win->notifications);
-	smp_rmb();	/* pairs with the lock release after the notify */
+	dma_resv_lock(resv, NULL);
+	win->cpu_seen = win->notifications;
+	dma_resv_unlock(resv);
 	ret = dma_buf_begin_cpu_access(win->dmabuf, window_cpu_dir(write));
 	dma_resv_lock(resv, NULL);
 	win->revoked = ret == -ENODEV;
