@@ -9,6 +9,7 @@
  * vfio_pin_pages() must be called from a kernel thread (or the owner),
  * and never with mmap_lock or a lock our fault handler takes.
  */
+#include <linux/lockdep.h>
 #include <linux/log2.h>
 #include <linux/sched.h>
 #include "compat.h"
@@ -18,12 +19,15 @@ static void refmdev_dma_work(struct work_struct *work);
 
 void refmdev_dma_init(struct refmdev *rd)
 {
+	static struct lock_class_key section_key;
 	struct refmdev_dma *dma = &rd->dma;
 
 	INIT_WORK(&dma->work, refmdev_dma_work);
 	spin_lock_init(&dma->pin_lock);
 	INIT_LIST_HEAD(&dma->unmap_links);
 	init_waitqueue_head(&dma->pin_wq);
+	lockdep_init_map(&dma->section_map, "refmdev_pin_section",
+			 &section_key, 0);
 	atomic_set(&dma->unmap_calls, 0);
 	refmdev_dma_reset_regs(rd);
 }

@@ -69,7 +69,9 @@ static void span_unpin(struct refmdev *rd, struct dma_span *span,
 		unsigned long n = min_t(unsigned long, count - done,
 					VFIO_PIN_PAGES_MAX_ENTRIES);
 
+		refmdev_dma_type1_call_begin(rd);
 		vfio_unpin_pages(&rd->vdev, span->iova + done * PAGE_SIZE, n);
+		refmdev_dma_type1_call_end(rd);
 		done += n;
 	}
 }
@@ -126,8 +128,10 @@ static u32 span_pin(struct refmdev *rd, struct dma_span *span, u64 iova,
 		int n = min_t(unsigned long, span->npages - done,
 			      VFIO_PIN_PAGES_MAX_ENTRIES);
 
+		refmdev_dma_type1_call_begin(rd);
 		ret = vfio_pin_pages(&rd->vdev, span->iova + done * PAGE_SIZE,
 				     n, prot, span->pages + done);
+		refmdev_dma_type1_call_end(rd);
 		if (ret != n) {
 			span_unpin(rd, span, done);
 			kvfree(span->pages);

@@ -146,6 +146,15 @@ struct refmdev_dma {
 	struct refmdev_unmap_link *spare_link;
 	bool gate_timed;
 	unsigned long gate_until;	/* jiffies */
+	/*
+	 * The section as lockdep sees it: held by the worker from
+	 * refmdev_dma_section_begin() to _end(), and taken and dropped by
+	 * .dma_unmap where it waits. Dropped around vfio_pin_pages() and
+	 * vfio_unpin_pages(): their iommu->lock closes type1's own cycle
+	 * (see above), which lockdep would report at once and no driver can
+	 * break; everything else the section does is watched.
+	 */
+	struct lockdep_map section_map;
 	wait_queue_head_t pin_wq;
 	atomic_t unmap_calls;
 };
@@ -248,6 +257,8 @@ void refmdev_dma_resume(struct refmdev *rd);
 /* unmap_gate.c: the .dma_unmap barrier and the pin sections it waits for */
 void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length);
 void refmdev_dma_set_active(struct refmdev *rd, bool active);
+void refmdev_dma_type1_call_begin(struct refmdev *rd);
+void refmdev_dma_type1_call_end(struct refmdev *rd);
 void refmdev_dma_section_begin(struct refmdev *rd);
 void refmdev_dma_section_end(struct refmdev *rd);
 

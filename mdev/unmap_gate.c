@@ -62,6 +62,7 @@
 #include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/list.h>
+#include <linux/lockdep.h>
 #include <linux/refcount.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
@@ -299,6 +300,7 @@ void refmdev_dma_section_begin(struct refmdev *rd)
 		} else if (timed) {
 			schedule_timeout_idle(timed);
 		} else {
+			lock_map_acquire(&dma->section_map);
 			return;
 		}
 	}
@@ -308,6 +310,7 @@ void refmdev_dma_section_end(struct refmdev *rd)
 {
 	struct refmdev_dma *dma = &rd->dma;
 
+	lock_map_release(&dma->section_map);
 	spin_lock(&dma->pin_lock);
 	dma->pinning = false;
 	spin_unlock(&dma->pin_lock);
@@ -378,6 +381,9 @@ void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 	spin_unlock(&dma->pin_lock);
 	kfree(link);
 
+	/* To lockdep, waiting for the section is taking it. */
+	lock_map_acquire(&dma->section_map);
+	lock_map_release(&dma->section_map);
 	wait_event(dma->pin_wq, !READ_ONCE(dma->pinning));
 	atomic_inc(&dma->unmap_calls);
 
@@ -393,6 +399,17 @@ void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 		spin_unlock(&dma->pin_lock);
 	}
 	unmapper_put(u);
+}
+
+/* Around a vfio_pin_pages() or vfio_unpin_pages() call in a section. */
+void refmdev_dma_type1_call_begin(struct refmdev *rd)
+{
+	lock_map_release(&rd->dma.section_map);
+}
+
+void refmdev_dma_type1_call_end(struct refmdev *rd)
+{
+	lock_map_acquire(&rd->dma.section_map);
 }
 
 /*
