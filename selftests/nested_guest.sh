@@ -205,7 +205,10 @@ start_qemu()
 	: > "$p.console"
 	: > "$p.out"
 	: > "$p.dmesg"
-	append="console=ttyS0 loglevel=5 panic=-1 oops=panic rdinit=/init"
+	# tsc=reliable as for the VM around it (Documentation/testing.rst,
+	# "One CPU first"): under KVM on TCG the guest's TSC drifts, and the
+	# sched_clock switch that follows patches text on a running vCPU.
+	append="console=ttyS0 loglevel=5 panic=-1 oops=panic rdinit=/init tsc=reliable"
 	# q35 so the guest sees PCIe and FLR; no vIOMMU, so the bus addresses
 	# the guest driver programs are guest-physical addresses, which QEMU
 	# maps 1:1 as IOVAs in the container (guest RAM and peer BARs).
