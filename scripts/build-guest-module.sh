@@ -24,5 +24,6 @@ cp -a "$top/samples/guest/Kbuild" "$top/samples/guest/refmdev_guest.c" \
 	"$top/samples/guest/refmdev_guest.h" "$out/src.new/"
 cp -a "$top/include/uapi/linux/refmdev.h" "$out/src.new/include/uapi/linux/"
 mirror_finish "$out"
-make -s -C "$kdir" M="$out/src" "$@" modules
+"$top/scripts/in-toolchain.sh" "$kdir" "$out" -- \
+	make -s -C "$kdir" M="$out/src" "$@" modules
 test -f "$out/src/refmdev_guest.ko"

@@ -19,4 +19,5 @@ cp -a "$top/Kbuild" "$top/mdev" "$top/p2p" "$top/include" "$out/src.new/"
 mkdir -p "$out/src.new/selftests"
 cp -a "$top/selftests/importer" "$out/src.new/selftests/"
 mirror_finish "$out"
-make -s -C "$kdir" M="$out/src" REFMDEV_SELFTESTS=m "$@" modules
+"$top/scripts/in-toolchain.sh" "$kdir" "$out" -- \
+	make -s -C "$kdir" M="$out/src" REFMDEV_SELFTESTS=m "$@" modules

@@ -5,32 +5,52 @@
 # headers, kbuild) into the cache folder and print the directory that holds
 # it. Nothing is installed into the system.
 #
-# SERIES is 6.12 (default: bookworm-backports) or 6.1 (bookworm). The exact
-# version is resolved through the suite's linux-image-amd64 metapackage each
-# time, because backports keeps only its newest build in the archive.
+# SERIES is 6.12 (default: bookworm-backports), 6.1 (bookworm) or 7 (the
+# newest of trixie-backports and sid). The exact version is resolved
+# through the suites' linux-image-amd64 metapackage each time, because
+# backports and sid keep only their newest build in the archive.
 #
 # Output directory layout ($CACHE/kernel/<release>):
 #   vmlinuz            the kernel image
 #   root/lib/modules/<release>/   the distribution's modules
 #   build -> root/usr/src/linux-headers-<release>   (KDIR for Kbuild)
 #   release            the release string (uname -r)
+#   suite              the suite it came from
+# A kernel from a suite newer than Debian 12 is built with a newer gcc and
+# its kbuild tools need a newer glibc: build/.refmdev-toolchain then names
+# the chroot (suite and compiler) that scripts/in-toolchain.sh runs
+# Kbuild in.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/apt-private.sh"
 
 series=${1:-6.12}
 case "$series" in
-6.12) suite=bookworm-backports ;;
-6.1) suite=bookworm ;;
-*) echo "fetch-kernel: unknown series '$series' (6.12 or 6.1)" >&2; exit 2 ;;
+6.12) suites=bookworm-backports ;;
+6.1) suites=bookworm ;;
+7) suites="trixie-backports sid" ;;
+*) echo "fetch-kernel: unknown series '$series' (6.1, 6.12 or 7)" >&2; exit 2 ;;
 esac
 
-apt_private_setup bookworm bookworm-backports
+# One list of suites for every series, so that fetching one kernel does
+# not refresh the lists another just used.
+apt_private_setup bookworm bookworm-backports trixie trixie-backports sid
 
-# linux-image-amd64 depends on exactly one linux-image-<release> package.
-image_pkg=$(apt_private show "linux-image-amd64/$suite" 2>/dev/null |
-	sed -n 's/^Depends: \(linux-image-[^ ,]*\).*/\1/p' | head -n1)
-[ -n "$image_pkg" ] || { echo "fetch-kernel: cannot resolve linux-image-amd64 in $suite" >&2; exit 1; }
+# image_of SUITE: the linux-image-<release> package the suite's
+# linux-image-amd64 depends on (exactly one), and its version.
+image_of()
+{
+	apt_private show "linux-image-amd64/$1" 2>/dev/null | sed -n \
+		's/^Depends: .*\(linux-image-[^ ,]*-amd64\) (= \([^)]*\)).*/\1 \2/p' | head -n1
+}
+suite="" image_pkg="" best=""
+for s in $suites; do
+	read -r pkg ver < <(image_of "$s") || continue
+	if [ -z "$best" ] || dpkg --compare-versions "$ver" gt "$best"; then
+		suite=$s image_pkg=$pkg best=$ver
+	fi
+done
+[ -n "$image_pkg" ] || { echo "fetch-kernel: cannot resolve linux-image-amd64 in $suites" >&2; exit 1; }
 release=${image_pkg#linux-image-}
 case "$release" in
 *-amd64) ;;
@@ -52,18 +72,45 @@ mkdir -p "$dir/debs" "$dir/root"
 deps=$(apt_private show "linux-headers-$release" 2>/dev/null |
 	sed -n 's/^Depends: //p' | head -n1 | tr ',' '\n' |
 	sed -n 's/^ *\(linux-\(headers\|kbuild\)-[^ ]*\).*/\1/p')
-(cd "$dir/debs" && apt_private download -qq "$image_pkg" \
-	"linux-headers-$release" $deps >&2)
+# Since 7.x the image package is split into linux-binary- (vmlinuz) and
+# linux-modules-; take whatever of those it depends on.
+image_deps=$(apt_private show "$image_pkg/$suite" 2>/dev/null |
+	sed -n 's/^Depends: //p' | head -n1 | tr ',' '\n' |
+	sed -n "s/^ *\(linux-\(binary\|modules\)-$release\) .*/\1/p")
+(cd "$dir/debs" && apt_private download -qq "$image_pkg/$suite" $image_deps \
+	"linux-headers-$release/$suite" $deps >&2)
 for deb in "$dir"/debs/*.deb; do
 	dpkg-deb -x "$deb" "$dir/root"
 done
 rm -rf "$dir/debs"
 
 hdr="$dir/root/usr/src/linux-headers-$release"
-# The headers' top Makefile includes the -common tree by absolute path.
-sed -i "s|^include /usr/src/|include $dir/root/usr/src/|" "$hdr/Makefile"
+# The headers' top Makefile includes the -common tree by absolute path,
+# and since 7.x also names itself as KBUILD_OUTPUT.
+sed -i -e "s|^include /usr/src/|include $dir/root/usr/src/|" \
+	-e "s|^KBUILD_OUTPUT=/usr/src/|KBUILD_OUTPUT=$dir/root/usr/src/|" "$hdr/Makefile"
 ln -sfn "root/usr/src/linux-headers-$release" "$dir/build"
-cp "$dir/root/boot/vmlinuz-$release" "$dir/vmlinuz"
+# 7.x keeps vmlinuz and the modules under usr/lib/modules.
+if [ -f "$dir/root/boot/vmlinuz-$release" ]; then
+	cp "$dir/root/boot/vmlinuz-$release" "$dir/vmlinuz"
+else
+	cp "$dir/root/usr/lib/modules/$release/vmlinuz" "$dir/vmlinuz"
+fi
+if [ ! -d "$dir/root/lib/modules/$release" ]; then
+	mkdir -p "$dir/root/lib/modules"
+	ln -sfn "../../usr/lib/modules/$release" "$dir/root/lib/modules/$release"
+fi
+# The compiler the kernel was built with (CONFIG_CC_VERSION_TEXT names
+# x86_64-linux-gnu-gcc-N); outside bookworm, a chroot of the suite's base.
+case "$suite" in
+bookworm*) ;;
+*)
+	compiler=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="[^ ]*-\(gcc-[0-9]*\) .*/\1/p' "$hdr/.config")
+	[ -n "$compiler" ] || { echo "fetch-kernel: no gcc-N in CONFIG_CC_VERSION_TEXT of $release" >&2; exit 1; }
+	echo "${suite%-backports} $compiler" > "$hdr/.refmdev-toolchain"
+	;;
+esac
 echo "$release" > "$dir/release"
+echo "$suite" > "$dir/suite"
 touch "$dir/.complete"
 echo "$dir"
