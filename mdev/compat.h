@@ -12,6 +12,7 @@
 #include <linux/device.h>
 #include <linux/dma-buf.h>
 #include <linux/eventfd.h>
+#include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/vfio.h>
 
@@ -47,6 +48,19 @@ static inline void refmdev_vfio_free_device(struct vfio_device *vdev)
 {
 #ifdef REFMDEV_HAVE_VFIO_FREE_DEVICE
 	vfio_free_device(vdev);
+#endif
+}
+
+/*
+ * A reference on a file unless its last one is already gone: 6.7 named it
+ * get_file_active(); before, get_file_rcu() was the same increment.
+ */
+static inline struct file *refmdev_get_file_active(struct file **f)
+{
+#ifdef REFMDEV_HAVE_GET_FILE_ACTIVE
+	return get_file_active(f);
+#else
+	return get_file_rcu(*f) ? *f : NULL;
 #endif
 }
 

@@ -271,10 +271,10 @@ static int refmdev_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 	dma_resv_assert_held(dmabuf->resv);
 	if (buf->revoked)
 		return -ENODEV;
-	pages = kvmemdup(buf->pages, array_size(buf->npages, sizeof(*pages)),
-			 GFP_KERNEL_ACCOUNT);
+	pages = kvmalloc_array(buf->npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
 	if (!pages)
 		return -ENOMEM;
+	memcpy(pages, buf->pages, array_size(buf->npages, sizeof(*pages)));
 	vaddr = vmap(pages, buf->npages, VM_MAP, PAGE_KERNEL);
 	if (!vaddr) {
 		kvfree(pages);
@@ -404,7 +404,7 @@ static void export_hold_files(struct refmdev *rd)
 
 	lockdep_assert_held(&rd->export.lock);
 	list_for_each_entry(buf, &rd->export.bufs, node)
-		buf->held = !!get_file_active(&buf->dmabuf->file);
+		buf->held = !!refmdev_get_file_active(&buf->dmabuf->file);
 }
 
 /*
@@ -462,8 +462,8 @@ static void dmabuf_wait_importers(struct refmdev *rd,
 		left = 1;	/* no time left, but nothing to wait for */
 	if (left <= 0)
 		dev_warn_ratelimited(refmdev_dev(rd),
-				     "dma-buf %lu: an importer still uses it %u ms after revocation; its memory stays allocated until it lets go\n",
-				     file_inode(dmabuf->file)->i_ino,
+				     "dma-buf %llu: an importer still uses it %u ms after revocation; its memory stays allocated until it lets go\n",
+				     (u64)file_inode(dmabuf->file)->i_ino,
 				     jiffies_to_msecs(REFMDEV_REVOKE_TIMEOUT));
 }
 
@@ -556,8 +556,8 @@ void refmdev_export_restore(struct refmdev *rd)
 	list_for_each_entry(buf, &rd->export.bufs, node)
 		if (buf->held && dmabuf_restore(buf, rd))
 			dev_warn_ratelimited(refmdev_dev(rd),
-					     "dma-buf %lu stays revoked: no memory for its page array\n",
-					     file_inode(buf->dmabuf->file)->i_ino);
+					     "dma-buf %llu stays revoked: no memory for its page array\n",
+					     (u64)file_inode(buf->dmabuf->file)->i_ino);
 	export_put_files(rd);
 	mutex_unlock(&rd->export.lock);
 }

@@ -62,6 +62,18 @@
 
 #include "refmdev_guest.h"
 
+/*
+ * Older kernels, told apart by the names they define: 6.8 renamed
+ * MAX_ORDER (one past the largest buddy order until 6.4) to
+ * MAX_PAGE_ORDER (the largest), and PCI_IRQ_LEGACY to PCI_IRQ_INTX.
+ */
+#ifndef MAX_PAGE_ORDER
+#define MAX_PAGE_ORDER		(MAX_ORDER - 1)
+#endif
+#ifndef PCI_IRQ_INTX
+#define PCI_IRQ_INTX		PCI_IRQ_LEGACY
+#endif
+
 #define RG_DRV_NAME		"refmdev_guest"
 
 /* Descriptors in the ring, and so at most in one batch: a power of two. */

@@ -20,7 +20,7 @@
 /* The pages live as long as the dma-buf; .release frees them. */
 struct rti_plain {
 	unsigned long npages;
-	struct page *pages[] __counted_by(npages);
+	struct page *pages[];	/* npages of them (no __counted_by: 6.1) */
 };
 
 static struct sg_table *rti_plain_map(struct dma_buf_attachment *attach,
