@@ -162,9 +162,14 @@ static int refmdev_open_device(struct vfio_device *vdev)
 	struct refmdev *rd = vdev_to_refmdev(vdev);
 	int ret;
 
-	ret = refmdev_reset(rd, REFMDEV_RESET_FLR);
+	ret = refmdev_devmem_file_open(rd);
 	if (ret)
 		return ret;
+	ret = refmdev_reset(rd, REFMDEV_RESET_FLR);
+	if (ret) {
+		refmdev_devmem_file_close(rd);
+		return ret;
+	}
 	refmdev_dma_set_active(rd, true);
 	mutex_lock(&rd->reset_lock);
 	mutex_lock(&rd->lock);
@@ -197,6 +202,7 @@ static void refmdev_close_device(struct vfio_device *vdev)
 	refmdev_config_set_command(rd, 0);
 	mutex_unlock(&rd->lock);
 	mutex_unlock(&rd->reset_lock);
+	refmdev_devmem_file_close(rd);
 }
 
 static long refmdev_get_info(unsigned long arg)
@@ -215,44 +221,70 @@ static long refmdev_get_info(unsigned long arg)
 	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
 }
 
-static long refmdev_get_region_info(struct refmdev *rd, unsigned long arg)
+/*
+ * Describe the region @info->index names. Since 6.19 the VFIO core
+ * answers VFIO_DEVICE_GET_REGION_INFO itself (it copies the structure in
+ * and out and adds @caps) and calls this as .get_region_info_caps; a
+ * driver without that op makes the ioctl fail with EINVAL, and no VFIO
+ * user can use the device. Before 6.19 refmdev_ioctl() does the copying.
+ * refmdev regions have no capabilities.
+ */
+static int refmdev_region_info(struct vfio_device *vdev,
+			       struct vfio_region_info *info,
+			       struct vfio_info_cap *caps)
 {
-	unsigned long minsz = offsetofend(struct vfio_region_info, offset);
-	struct vfio_region_info info;
+	struct refmdev *rd = vdev_to_refmdev(vdev);
 
-	if (copy_from_user(&info, (void __user *)arg, minsz))
-		return -EFAULT;
-	if (info.argsz < minsz || info.index >= VFIO_PCI_NUM_REGIONS)
+	if (info->index >= VFIO_PCI_NUM_REGIONS)
 		return -EINVAL;
 
-	info.offset = REFMDEV_INDEX_TO_OFFSET(info.index);
-	info.cap_offset = 0;
-	switch (info.index) {
+	info->offset = REFMDEV_INDEX_TO_OFFSET(info->index);
+	info->cap_offset = 0;
+	switch (info->index) {
 	case VFIO_PCI_CONFIG_REGION_INDEX:
-		info.size = REFMDEV_CFG_SIZE;
-		info.flags = VFIO_REGION_INFO_FLAG_READ |
-			     VFIO_REGION_INFO_FLAG_WRITE;
+		info->size = REFMDEV_CFG_SIZE;
+		info->flags = VFIO_REGION_INFO_FLAG_READ |
+			      VFIO_REGION_INFO_FLAG_WRITE;
 		break;
 	case REFMDEV_REGS_BAR:
-		info.size = REFMDEV_REGS_SIZE;
-		info.flags = VFIO_REGION_INFO_FLAG_READ |
-			     VFIO_REGION_INFO_FLAG_WRITE;
+		info->size = REFMDEV_REGS_SIZE;
+		info->flags = VFIO_REGION_INFO_FLAG_READ |
+			      VFIO_REGION_INFO_FLAG_WRITE;
 		break;
 	case REFMDEV_DEVMEM_BAR:
-		info.size = rd->type->devmem_size;
-		info.flags = VFIO_REGION_INFO_FLAG_READ |
-			     VFIO_REGION_INFO_FLAG_WRITE |
-			     VFIO_REGION_INFO_FLAG_MMAP;
+		info->size = rd->type->devmem_size;
+		info->flags = VFIO_REGION_INFO_FLAG_READ |
+			      VFIO_REGION_INFO_FLAG_WRITE |
+			      VFIO_REGION_INFO_FLAG_MMAP;
 		break;
 	case VFIO_PCI_VGA_REGION_INDEX:
 		return -EINVAL;		/* not a VGA device, as vfio-pci says */
 	default:			/* unimplemented BARs, no ROM */
-		info.size = 0;
-		info.flags = 0;
+		info->size = 0;
+		info->flags = 0;
 		break;
 	}
+	return 0;
+}
+
+#ifndef REFMDEV_HAVE_GET_REGION_INFO_CAPS
+static long refmdev_get_region_info(struct vfio_device *vdev,
+				    unsigned long arg)
+{
+	unsigned long minsz = offsetofend(struct vfio_region_info, offset);
+	struct vfio_region_info info;
+	int ret;
+
+	if (copy_from_user(&info, (void __user *)arg, minsz))
+		return -EFAULT;
+	if (info.argsz < minsz)
+		return -EINVAL;
+	ret = refmdev_region_info(vdev, &info, NULL);
+	if (ret)
+		return ret;
 	return copy_to_user((void __user *)arg, &info, minsz) ? -EFAULT : 0;
 }
+#endif
 
 static long refmdev_ioctl(struct vfio_device *vdev, unsigned int cmd,
 			  unsigned long arg)
@@ -262,8 +294,10 @@ static long refmdev_ioctl(struct vfio_device *vdev, unsigned int cmd,
 	switch (cmd) {
 	case VFIO_DEVICE_GET_INFO:
 		return refmdev_get_info(arg);
+#ifndef REFMDEV_HAVE_GET_REGION_INFO_CAPS
 	case VFIO_DEVICE_GET_REGION_INFO:
-		return refmdev_get_region_info(rd, arg);
+		return refmdev_get_region_info(vdev, arg);
+#endif
 	case VFIO_DEVICE_GET_IRQ_INFO:
 		return refmdev_irq_get_info(rd, arg);
 	case VFIO_DEVICE_SET_IRQS:
@@ -337,8 +371,13 @@ const struct vfio_device_ops refmdev_vfio_ops = {
 	.mmap		= refmdev_mmap,
 	.request	= refmdev_request,
 	.dma_unmap	= refmdev_dma_unmap,
+#ifdef REFMDEV_HAVE_GET_REGION_INFO_CAPS
+	.get_region_info_caps = refmdev_region_info,
+#endif
+#ifdef REFMDEV_HAVE_VFIO_IOMMUFD_OPS
 	.bind_iommufd	= vfio_iommufd_emulated_bind,
 	.unbind_iommufd	= vfio_iommufd_emulated_unbind,
 	.attach_ioas	= vfio_iommufd_emulated_attach_ioas,
 	.detach_ioas	= vfio_iommufd_emulated_detach_ioas,
+#endif
 };

@@ -86,9 +86,12 @@ void refmdev_devmem_free(struct refmdev *rd)
 /* Drop every user PTE of BAR2; the next access faults and sees new state. */
 static void devmem_zap(struct refmdev *rd)
 {
-	unmap_mapping_range(rd->vdev.inode->i_mapping,
-			    REFMDEV_INDEX_TO_OFFSET(REFMDEV_DEVMEM_BAR),
-			    rd->type->devmem_size, true);
+	struct address_space *mapping = refmdev_devmem_mapping(rd);
+
+	if (mapping)
+		unmap_mapping_range(mapping,
+				    REFMDEV_INDEX_TO_OFFSET(REFMDEV_DEVMEM_BAR),
+				    rd->type->devmem_size, true);
 }
 
 /*
@@ -202,10 +205,10 @@ ssize_t refmdev_devmem_rw(struct refmdev *rd, char __user *buf,
 	return done ? done : ret;
 }
 
-static vm_fault_t devmem_fault(struct vm_fault *vmf)
+vm_fault_t refmdev_devmem_fault(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
-	struct refmdev *rd = vma->vm_private_data;
+	struct refmdev *rd = refmdev_devmem_vma_owner(vma);
 	struct refmdev_devmem *mem = &rd->devmem;
 	pgoff_t idx = vmf->pgoff - DEVMEM_PGOFF_BASE;
 	vm_fault_t ret = VM_FAULT_SIGBUS;
@@ -226,10 +229,6 @@ static vm_fault_t devmem_fault(struct vm_fault *vmf)
 	return ret;
 }
 
-static const struct vm_operations_struct devmem_vm_ops = {
-	.fault = devmem_fault,
-};
-
 int refmdev_devmem_mmap(struct refmdev *rd, struct vm_area_struct *vma)
 {
 	u64 index = vma->vm_pgoff >> (REFMDEV_OFFSET_SHIFT - PAGE_SHIFT);
@@ -245,7 +244,6 @@ int refmdev_devmem_mmap(struct refmdev *rd, struct vm_area_struct *vma)
 		return -EINVAL;
 
 	refmdev_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
-	vma->vm_ops = &devmem_vm_ops;
-	vma->vm_private_data = rd;
+	refmdev_devmem_vma_setup(rd, vma);
 	return 0;
 }

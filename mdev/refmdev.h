@@ -57,6 +57,13 @@ struct refmdev_devmem {
 	struct page **pages;
 	unsigned long npages;
 	bool decode;		/* PCI_COMMAND_MEMORY is set */
+	/*
+	 * The file user mappings are moved to on kernels without a per-device
+	 * inode (devmem_file.c); set from open to close, else NULL. Only
+	 * .open_device and .close_device write it (the VFIO core serialises
+	 * them); everything else that reads it runs while the device is open.
+	 */
+	struct file *file;
 };
 
 enum refmdev_irq_mode {
@@ -77,6 +84,7 @@ struct refmdev_irqs {
 	enum refmdev_irq_mode mode;
 	struct eventfd_ctx *intx_trigger;
 	struct eventfd_ctx *msi_trigger;
+	struct eventfd_ctx *err_trigger;
 	struct eventfd_ctx *req_trigger;
 	bool intx_masked;	/* by the user, or automatically on assert */
 	bool pending;		/* last computed (INT_STATUS & INT_MASK) != 0 */
@@ -243,6 +251,14 @@ void refmdev_devmem_set_decode(struct refmdev *rd, bool decode);
 ssize_t refmdev_devmem_rw(struct refmdev *rd, char __user *buf,
 			  size_t count, loff_t pos, bool write);
 int refmdev_devmem_mmap(struct refmdev *rd, struct vm_area_struct *vma);
+vm_fault_t refmdev_devmem_fault(struct vm_fault *vmf);
+
+/* devmem_file.c: where BAR2's user mappings live */
+int refmdev_devmem_file_open(struct refmdev *rd);
+void refmdev_devmem_file_close(struct refmdev *rd);
+struct address_space *refmdev_devmem_mapping(struct refmdev *rd);
+void refmdev_devmem_vma_setup(struct refmdev *rd, struct vm_area_struct *vma);
+struct refmdev *refmdev_devmem_vma_owner(struct vm_area_struct *vma);
 
 /* dma.c: the DMA engine's registers and worker */
 void refmdev_dma_init(struct refmdev *rd);

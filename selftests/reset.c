@@ -5,12 +5,18 @@
  * zeroed pages (user mappings see the new memory), while configuration
  * space survives; a new open always starts from a clean device.
  */
+#include <fcntl.h>
 #include <linux/pci_regs.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "edu_util.h"
 #include "ktap.h"
 #include "mdev_util.h"
 
@@ -115,6 +121,153 @@ TEST(reset_replaces_mapped_memory)
 	ASSERT_OK(munmap(map, size));
 	ASSERT_EQ(region_pread(d, MEM, &i, 1, 4096), 1);
 	ASSERT_EQ(i & 0xff, 0x3c);
+}
+
+/* Is the page at @addr mapped by a PTE of this process right now? */
+static bool pte_present(const void *addr)
+{
+	off_t at = (uintptr_t)addr / (uintptr_t)getpagesize() * sizeof(__u64);
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	__u64 entry = 0;
+
+	ASSERT_TRUE(fd >= 0);
+	ASSERT_EQ(pread(fd, &entry, sizeof(entry), at), sizeof(entry));
+	close(fd);
+	return entry >> 63;
+}
+
+/* Minor faults this thread has taken so far. */
+static long minor_faults(void)
+{
+	struct rusage ru;
+
+	ASSERT_OK(getrusage(RUSAGE_THREAD, &ru));
+	return ru.ru_minflt;
+}
+
+/*
+ * Did reading @p take a page fault? For edu's BAR0, which vfio-pci maps
+ * with VM_PFNMAP, which /proc/self/pagemap reports as a hole.
+ */
+static bool read_faults(const __u32 *p, __u32 *val)
+{
+	long before = minor_faults();
+
+	*val = *(const __u32 *)p;
+	return minor_faults() != before;
+}
+
+struct mapping {
+	void *addr;
+	size_t len;
+	int device, group, container;
+};
+
+static void mapping_close(void *arg)
+{
+	struct mapping *m = arg;
+
+	if (m->addr && m->addr != MAP_FAILED)
+		munmap(m->addr, m->len);
+	if (m->device >= 0)
+		close(m->device);
+	if (m->group >= 0)
+		close(m->group);
+	if (m->container >= 0)
+		close(m->container);
+}
+
+/* @len bytes of @d's BAR2, unmapped when the test ends (before removal). */
+static __u8 *map_bar2(struct vfio_dev *d, struct mapping *m, size_t len)
+{
+	*m = (struct mapping){ .len = len, .device = -1, .group = -1,
+			       .container = -1 };
+	ktap_defer(mapping_close, m);
+	m->addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       d->device, d->offset[MEM]);
+	ASSERT_TRUE(m->addr != MAP_FAILED);
+	return m->addr;
+}
+
+/* edu on vfio-pci, alone in a container, its BAR0's first page mapped. */
+static __u32 *map_edu_bar0(struct mapping *m)
+{
+	struct vfio_region_info info = {
+		.argsz = sizeof(info), .index = VFIO_PCI_BAR0_REGION_INDEX,
+	};
+	const char *bdf;
+	int number = edu_to_vfio_pci(&bdf);
+
+	*m = (struct mapping){ .len = 4096, .device = -1, .group = -1,
+			       .container = -1 };
+	ktap_defer(mapping_close, m);
+	m->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	ASSERT_TRUE(m->container >= 0);
+	m->group = vfio_group_open(number);
+	ASSERT_OK(ioctl(m->group, VFIO_GROUP_SET_CONTAINER, &m->container));
+	ASSERT_OK(ioctl(m->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+	m->device = ioctl(m->group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	ASSERT_TRUE(m->device >= 0);
+	ASSERT_OK(ioctl(m->device, VFIO_DEVICE_GET_REGION_INFO, &info));
+	ASSERT_TRUE(info.flags & VFIO_REGION_INFO_FLAG_MMAP);
+	m->addr = mmap(NULL, m->len, PROT_READ, MAP_SHARED, m->device,
+		       info.offset);
+	ASSERT_TRUE(m->addr != MAP_FAILED);
+	return m->addr;
+}
+
+/*
+ * A reset zaps the resetting device's BAR2 mappings and nobody else's:
+ * not another refmdev's (another user's), not a vfio-pci device's. On a
+ * kernel without the core's per-device inode a zap of the shared
+ * anonymous inode would hit them all (mdev/devmem_file.c).
+ */
+TEST(reset_zaps_only_this_devices_mappings)
+{
+	struct vfio_dev *a = vfio_open(mdev_create(TYPE_1M));
+	struct vfio_dev *b = vfio_open(mdev_create(TYPE_1M));
+	struct mapping edu_map, a_map, b_map;
+	__u32 *edu = map_edu_bar0(&edu_map), id;
+	__u8 *ma = map_bar2(a, &a_map, 8192);
+	__u8 *mb = map_bar2(b, &b_map, 8192);
+	pid_t pid;
+	int status;
+
+	ma[0] = 0xa1;
+	mb[0] = 0xb1;
+	read_faults(edu, &id);
+	ASSERT_EQ(id & 0xff, 0xed);		/* edu's ID register */
+	ASSERT_TRUE(!read_faults(edu, &id));
+	ASSERT_TRUE(pte_present(ma) && pte_present(mb));
+
+	/* A child's copy of A's mapping is A's too, and goes with it. */
+	pid = ktap_fork();
+	if (!pid) {
+		bool ok = ma[0] == 0xa1 && pte_present(ma);
+
+		while (ok && pte_present(ma))
+			usleep(1000);
+		_exit(ok && ma[0] == 0 ? 0 : 1);
+	}
+	usleep(100000);
+	ASSERT_OK(ioctl(a->device, VFIO_DEVICE_RESET));
+	ASSERT_TRUE(!pte_present(ma));
+	ASSERT_TRUE(pte_present(mb));
+	ASSERT_TRUE(!read_faults(edu, &id));
+	ASSERT_EQ(mb[0], 0xb1);
+	/* A's mapping refaults onto its new, zeroed memory. */
+	ASSERT_EQ(ma[0], 0);
+	ASSERT_TRUE(pte_present(ma));
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* Decode off is the same zap. */
+	ma[1] = 0xa2;
+	cfg_write(b, PCI_COMMAND, 2, 0);
+	ASSERT_TRUE(pte_present(ma));
+	ASSERT_TRUE(!pte_present(mb));
+	ASSERT_TRUE(!read_faults(edu, &id));
+	ASSERT_EQ(id & 0xff, 0xed);
 }
 
 TEST(reopen_starts_clean)
