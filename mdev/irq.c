@@ -8,9 +8,16 @@
  * user unmasks it, and an unmask while the level is still high signals
  * again. MSI sends one message per rising edge of the condition. The
  * device request (REQ) index asks the user to release the device when it
- * is being removed. Like vfio-pci, INTx can also be unmasked through an
- * eventfd (QEMU passes KVM's resample eventfd there, so that a guest's EOI
- * unmasks the line without a trip through QEMU).
+ * is being removed. The error (ERR) index exists because the device has a
+ * PCI Express capability: vfio-pci offers it for every PCIe device and
+ * QEMU warns that it cannot enable error recovery without it. vfio-pci
+ * signals it on an uncorrectable AER error, upon which QEMU stops the VM;
+ * a refmdev has no such error (it is memory and a thread), so only the
+ * user's loopback (DATA_NONE or DATA_BOOL) signals it.
+ *
+ * Like vfio-pci, INTx can also be unmasked through an eventfd (QEMU passes
+ * KVM's resample eventfd there, so that a guest's EOI unmasks the line
+ * without a trip through QEMU).
  *
  * The ioctls follow vfio-pci's errno choices, since VFIO users are written
  * against it: an index or range that does not exist is EINVAL, an action
@@ -27,9 +34,10 @@ static u32 vfio_irq_count(unsigned int index)
 	switch (index) {
 	case VFIO_PCI_INTX_IRQ_INDEX:
 	case VFIO_PCI_MSI_IRQ_INDEX:
+	case VFIO_PCI_ERR_IRQ_INDEX:
 	case VFIO_PCI_REQ_IRQ_INDEX:
 		return 1;
-	default:	/* no MSI-X, no error reporting */
+	default:	/* no MSI-X */
 		return 0;
 	}
 }
@@ -176,7 +184,7 @@ static int irq_set_intx(struct refmdev *rd, struct vfio_irq_set *hdr,
 	return 0;
 }
 
-/* MSI and REQ support only ACTION_TRIGGER; the caller checked. */
+/* MSI, ERR and REQ support only ACTION_TRIGGER; the caller checked. */
 static int irq_set_msi(struct refmdev *rd, struct vfio_irq_set *hdr,
 		       const u8 *data, struct eventfd_ctx **old)
 {
@@ -191,16 +199,15 @@ static int irq_set_msi(struct refmdev *rd, struct vfio_irq_set *hdr,
 	return 0;
 }
 
-static int irq_set_req(struct refmdev *rd, struct vfio_irq_set *hdr,
-		       const u8 *data, struct eventfd_ctx **old)
+/* ERR and REQ: one eventfd each, set or fired, whatever the mode. */
+static int irq_set_notifier(struct eventfd_ctx **slot,
+			    struct vfio_irq_set *hdr, const u8 *data,
+			    struct eventfd_ctx **old)
 {
-	struct refmdev_irqs *irqs = &rd->irqs;
-
 	if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD)
-		return eventfd_replace(&irqs->req_trigger, *(const s32 *)data,
-				       old);
-	if (irq_set_fires(hdr, data) && irqs->req_trigger)
-		refmdev_eventfd_signal(irqs->req_trigger);
+		return eventfd_replace(slot, *(const s32 *)data, old);
+	if (irq_set_fires(hdr, data) && *slot)
+		refmdev_eventfd_signal(*slot);
 	return 0;
 }
 
@@ -224,6 +231,10 @@ static void irq_disable(struct refmdev *rd, unsigned int index,
 		*old = irqs->msi_trigger;
 		irqs->msi_trigger = NULL;
 		irqs->mode = REFMDEV_IRQ_NONE;
+		break;
+	case VFIO_PCI_ERR_IRQ_INDEX:
+		*old = irqs->err_trigger;
+		irqs->err_trigger = NULL;
 		break;
 	case VFIO_PCI_REQ_IRQ_INDEX:
 		*old = irqs->req_trigger;
@@ -330,8 +341,13 @@ long refmdev_irq_set(struct refmdev *rd, unsigned long arg)
 		case VFIO_PCI_MSI_IRQ_INDEX:
 			ret = irq_set_msi(rd, &hdr, data, &old);
 			break;
+		case VFIO_PCI_ERR_IRQ_INDEX:
+			ret = irq_set_notifier(&rd->irqs.err_trigger, &hdr,
+					       data, &old);
+			break;
 		case VFIO_PCI_REQ_IRQ_INDEX:
-			ret = irq_set_req(rd, &hdr, data, &old);
+			ret = irq_set_notifier(&rd->irqs.req_trigger, &hdr,
+					       data, &old);
 			break;
 		}
 	}
@@ -356,7 +372,7 @@ out_gate:
 void refmdev_irq_release_all(struct refmdev *rd)
 {
 	struct refmdev_irqs *irqs = &rd->irqs;
-	struct eventfd_ctx *ctx[3];
+	struct eventfd_ctx *ctx[4];
 	unsigned int i;
 
 	mutex_lock(&rd->irq_gate);
@@ -365,6 +381,7 @@ void refmdev_irq_release_all(struct refmdev *rd)
 	ctx[0] = irqs->intx_trigger;
 	ctx[1] = irqs->msi_trigger;
 	ctx[2] = irqs->req_trigger;
+	ctx[3] = irqs->err_trigger;
 	memset(irqs, 0, sizeof(*irqs));
 	mutex_unlock(&rd->lock);
 	mutex_unlock(&rd->irq_gate);

@@ -43,7 +43,7 @@ STREAM_TIMEOUT=180
 REMOVE_TIMEOUT=10
 
 run_tests="run_guest_booted run_guest_tests_complete run_guest_log_clean
-	run_qemu_exited_cleanly run_no_reset_warning run_mdevs_released"
+	run_qemu_exited_cleanly run_qemu_said_nothing run_mdevs_released"
 stream_tests="stream_started stream_kill9_devices_work
 	stream_kill9_mdevs_released"
 tests="$run_tests $stream_tests outer_kernel_log_clean"
@@ -271,9 +271,10 @@ show()
 	tr -d '\r' < "$1" | tail -n 30 | sed 's/^/#   /' >> "$doc"
 }
 
-# qemu_warnings MODE: QEMU's messages as diagnostics. One is expected for
-# an mdev: it has no error-reporting IRQ ("Could not enable error
-# recovery").
+# qemu_warnings MODE: QEMU's messages as diagnostics. A run of QEMU that
+# assigns our devices should print none: a missing reset ("Cannot reset
+# device"), a missing error interrupt ("Could not enable error recovery")
+# and the like each say something a VMM expects that the device lacks.
 qemu_warnings()
 {
 	[ -s "$work/$1.qemu" ] || return 0
@@ -382,11 +383,10 @@ run_boot()
 	else
 		result run_qemu_exited_cleanly 0
 	fi
-	if grep -q -e 'Cannot reset device' -e 'no available reset mechanism' \
-		"$work/run.qemu"; then
-		result run_no_reset_warning 1
+	if [ -s "$work/run.qemu" ]; then
+		result run_qemu_said_nothing 1
 	else
-		result run_no_reset_warning 0
+		result run_qemu_said_nothing 0
 	fi
 	if [ "$booted" -eq 0 ] || [ "$complete" -ne 0 ] || [ "$clean" -ne 0 ]; then
 		show "$work/run.console" "run: guest console"
