@@ -29,6 +29,11 @@ need=(
 	"bison:bison"
 	"bc:bc"
 	"/usr/include/openssl/ssl.h:libssl-dev"
+	# kernels newer than Debian 12's toolchain build in a chroot
+	"debootstrap:debootstrap"
+	"unshare:util-linux"
+	# the DKMS check (scripts/dkms-check.sh)
+	"dkms:dkms"
 )
 
 missing=()

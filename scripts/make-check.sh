@@ -8,10 +8,14 @@
 #
 # Environment:
 #   T=pattern   select tests by "program.test" name (substring or glob)
-#   KERNEL=...  space-separated kernels to run on: "default" (Debian's 6.12
-#               backports kernel) and/or "debug" (the same source built
-#               with KASAN, lockdep, kmemleak; scripts/build-debug-kernel.sh).
-#               Both when unset.
+#   KERNEL=...  space-separated kernels to run on, any of:
+#                 6.1    Debian 12's own kernel (bookworm)
+#                 6.12   Debian's 6.12 from bookworm-backports ("default")
+#                 7      the newest 7.x of trixie-backports and sid, built
+#                        in a chroot (scripts/toolchain-chroot.sh)
+#                 debug  6.12's source with KASAN, lockdep, kmemleak and
+#                        iommufd (scripts/build-debug-kernel.sh)
+#               All four when unset.
 #   ONLY=...    run only these selftest programs (space-separated names)
 #   FUZZ_SEED, FUZZ_DURATION, FUZZ_FAULTS
 #               for selftests/fuzz (make fuzz); unset, the fuzzer runs a
@@ -22,7 +26,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 : "${CACHE:=${XDG_CACHE_HOME:-$HOME/.cache}/refmdev}"
 export CACHE
 T=${T:-}
-KERNEL=${KERNEL:-default debug}
+KERNEL=${KERNEL:-6.1 6.12 7 debug}
 ONLY=${ONLY:-}
 FUZZ_CHECK_DEBUG_S=200
 FUZZ_CHECK_DEFAULT_S=60
@@ -68,9 +72,12 @@ run_suite()
 {
 	local kernel=$1 kdir release dir vm_status
 	case "$kernel" in
-	default) kdir=$("$top/scripts/fetch-kernel.sh") ;;
+	default) kernel=6.12 ;;
+	esac
+	case "$kernel" in
+	6.1|6.12|7) kdir=$("$top/scripts/fetch-kernel.sh" "$kernel") ;;
 	debug) kdir=$("$top/scripts/build-debug-kernel.sh") ;;
-	*) echo "make-check: unknown kernel '$kernel'" >&2; return 1 ;;
+	*) echo "make-check: unknown kernel '$kernel' (6.1, 6.12, 7, debug)" >&2; return 1 ;;
 	esac || { echo "1 kernel_available" | ktap_doc "$kernel"; return 1; }
 	release=$(cat "$kdir/release")
 	dir="$out/$kernel"
@@ -86,6 +93,17 @@ run_suite()
 		echo "1 build_w1_warning_free"
 	fi | ktap_doc "$kernel"
 	[ -f "$dir/module/src/refmdev.ko" ] || return 1
+
+	# As a user installs it on a Debian kernel: dkms add, build, install
+	# (into private trees; see the script).
+	if [ "$kernel" != debug ]; then
+		if "$top/scripts/dkms-check.sh" "$kdir" "$dir/dkms" > "$dir/dkms.log" 2>&1; then
+			echo "0 dkms_add_build_install"
+		else
+			sed 's/^/# /' "$dir/dkms.log" >&2
+			echo "1 dkms_add_build_install"
+		fi | ktap_doc "$kernel"
+	fi
 
 	# The nested guest of selftests/nested_guest.sh: the guest driver (W=1),
 	# its initramfs and this kernel in the payload's nested/, QEMU in the VM
