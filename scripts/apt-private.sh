@@ -27,11 +27,16 @@ system_mirror()
 	return 1
 }
 
-# apt_private_setup SUITE... : write the private sources and refresh lists
-# when they are missing or older than a day.
+# Every suite a script here takes packages from. One list for all, so
+# that one script's refresh is never undone by the next one's.
+APT_SUITES="bookworm bookworm-backports trixie trixie-backports sid"
+
+# apt_private_setup [SUITE...] : write the private sources (APT_SUITES by
+# default) and refresh lists when they are missing or older than a day.
 apt_private_setup()
 {
 	local mirror suite stamp
+	[ $# -gt 0 ] || set -- $APT_SUITES
 	mirror=$(system_mirror) || {
 		echo "apt-private: no bookworm mirror found in /etc/apt/sources*" >&2
 		return 1

@@ -32,9 +32,7 @@ case "$series" in
 *) echo "fetch-kernel: unknown series '$series' (6.1, 6.12 or 7)" >&2; exit 2 ;;
 esac
 
-# One list of suites for every series, so that fetching one kernel does
-# not refresh the lists another just used.
-apt_private_setup bookworm bookworm-backports trixie trixie-backports sid
+apt_private_setup
 
 # image_of SUITE: the linux-image-<release> package the suite's
 # linux-image-amd64 depends on (exactly one), and its version.

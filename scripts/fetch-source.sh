@@ -10,12 +10,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/apt-private.sh"
 
 series=${1:-6.12}
-apt_private_setup bookworm bookworm-backports
-version=$(apt_private policy "linux-source-$series" 2>/dev/null |
-	sed -n 's/^ *Candidate: *//p')
-case "$version" in
-"" | "(none)") echo "fetch-source: linux-source-$series not found" >&2; exit 1 ;;
+# The suite of the kernel the series names (fetch-kernel.sh): the private
+# lists also carry trixie's newer 6.12, which is not the one we test.
+case "$series" in
+6.12) suite=bookworm-backports ;;
+6.1) suite=bookworm ;;
+*) echo "fetch-source: unknown series '$series' (6.12 or 6.1)" >&2; exit 2 ;;
 esac
+apt_private_setup
+version=$(apt_private show "linux-source-$series/$suite" 2>/dev/null |
+	sed -n 's/^Version: *//p' | head -n1)
+[ -n "$version" ] || { echo "fetch-source: linux-source-$series not in $suite" >&2; exit 1; }
 
 dir="$CACHE/source/$version"
 if [ -f "$dir/.complete" ]; then
