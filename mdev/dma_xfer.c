@@ -43,10 +43,16 @@ struct dma_span {
 	u8 *vaddr;			/* its first byte */
 };
 
+/*
+ * The two backends answer vfio_pin_pages() differently: type1 gives
+ * EINVAL for an IOVA that is not (fully) mapped; iommufd gives ENOENT for
+ * that and EINVAL for a range being unmapped right now.
+ */
 static u32 pin_errno_to_status(int err)
 {
 	switch (err) {
 	case -EINVAL:
+	case -ENOENT:
 		return REFMDEV_DMA_ST_UNMAPPED;
 	case -EPERM:
 		return REFMDEV_DMA_ST_READ_ONLY;
