@@ -28,29 +28,29 @@ TEST(locked_memory_returns_to_baseline)
 {
 	struct vfio_dev *d = vfio_open(mdev_create(TYPE_16M));
 	struct dma_ring *r = dma_ring_setup(d, 16);
-	long base = vm_locked_kib();
+	struct vm_charge base = vm_charge_now();
 	struct guest_mem *src = guest_mem_map(d, SRC_IOVA, 16 << 20, RW);
 	struct guest_mem *dst = guest_mem_map(d, DST_IOVA, (16 << 20) + 4096, RW);
 	static const __u32 lens[] = { 1, 4096, 4097, 1 << 20, 16 << 20 };
 	unsigned int i;
 
 	/* Mapping pins nothing in an mdev-only container. */
-	ASSERT_EQ(vm_locked_kib(), base);
+	ASSERT_VM_CHARGE(base);
 	for (i = 0; i < ARRAY_SIZE(lens); i++) {
 		fill_random(src->va, lens[i], i);
 		ASSERT_EQ(dma_run(r, SRC_IOVA, DST_IOVA + 1, lens[i], COPY),
 			  REFMDEV_DMA_ST_OK);
 		ASSERT_EQ(memcmp((__u8 *)dst->va + 1, src->va, lens[i]), 0);
-		ASSERT_EQ(vm_locked_kib(), base);
+		ASSERT_VM_CHARGE(base);
 	}
 	/* Failures too leave nothing pinned. */
 	ASSERT_EQ(dma_run(r, SRC_IOVA + (15 << 20), DST_IOVA, 2 << 20, COPY),
 		  REFMDEV_DMA_ST_UNMAPPED);
-	ASSERT_EQ(vm_locked_kib(), base);
+	ASSERT_VM_CHARGE(base);
 	/* Device memory is the device's own: never pinned, never charged. */
 	ASSERT_EQ(dma_run(r, SRC_IOVA, 0, 16 << 20,
 			  COPY | REFMDEV_DMA_F_DST_DEVMEM), REFMDEV_DMA_ST_OK);
-	ASSERT_EQ(vm_locked_kib(), base);
+	ASSERT_VM_CHARGE(base);
 }
 
 /* Without CAP_IPC_LOCK, type1 holds mappings made from now on to the rlimit. */
@@ -75,7 +75,7 @@ TEST(memlock_limit)
 	struct rlimit lim = { .rlim_cur = 1 << 20, .rlim_max = 1 << 20 };
 	struct guest_mem *src, *dst;
 	struct dma_ring *r;
-	long base;
+	struct vm_charge base;
 	size_t i;
 
 	drop_ipc_lock();
@@ -83,14 +83,14 @@ TEST(memlock_limit)
 	r = dma_ring_setup(d, 16);
 	src = guest_mem_map(d, SRC_IOVA, 4 << 20, RW);
 	dst = guest_mem_map(d, DST_IOVA, 4 << 20, RW);
-	base = vm_locked_kib();
+	base = vm_charge_now();
 
 	/* 128 + 128 pages pinned at once: inside the 1 MiB limit. */
 	fill_random(src->va, 512 << 10, 1);
 	ASSERT_EQ(dma_run(r, SRC_IOVA, DST_IOVA, 512 << 10, COPY),
 		  REFMDEV_DMA_ST_OK);
 	ASSERT_EQ(memcmp(src->va, dst->va, 512 << 10), 0);
-	ASSERT_EQ(vm_locked_kib(), base);
+	ASSERT_VM_CHARGE(base);
 
 	/* 2 MiB each side: over it. Fails whole, writes nothing. */
 	memset(dst->va, 0x5a, 4 << 20);
@@ -99,10 +99,10 @@ TEST(memlock_limit)
 	for (i = 0; i < 4 << 20; i++)
 		if (((__u8 *)dst->va)[i] != 0x5a)
 			FAIL("byte %zu written by a descriptor over the limit", i);
-	ASSERT_EQ(vm_locked_kib(), base);
+	ASSERT_VM_CHARGE(base);
 	/* And the engine goes on within the limit. */
 	ASSERT_EQ(dma_run(r, SRC_IOVA, DST_IOVA, 4096, COPY), REFMDEV_DMA_ST_OK);
-	ASSERT_EQ(vm_locked_kib(), base);
+	ASSERT_VM_CHARGE(base);
 }
 
 /*
@@ -118,7 +118,7 @@ TEST(unmap_during_dma_is_a_barrier)
 	struct dma_ring *r = dma_ring_setup(d, 64);
 	struct guest_mem *src = guest_mem_map(d, SRC_IOVA, len, RW);
 	__u8 *dst = aligned_alloc(4096, len), *snap = malloc(len);
-	long base = vm_locked_kib();
+	struct vm_charge base = vm_charge_now();
 	int i, ok = 0, unmapped = 0;
 
 	ASSERT_TRUE(dst && snap);
@@ -152,7 +152,7 @@ TEST(unmap_during_dma_is_a_barrier)
 	}
 	ktap_info("%d copies completed before the unmap, %d refused after it",
 		  ok, unmapped);
-	ASSERT_EQ(vm_locked_kib(), base);
+	ASSERT_VM_CHARGE(base);
 	free(dst);
 	free(snap);
 }
@@ -219,7 +219,7 @@ TEST(reset_with_dma_in_flight)
 {
 	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
 	struct dma_ring *r = dma_ring_setup(d, 64);
-	long base = vm_locked_kib();
+	struct vm_charge base = vm_charge_now();
 	int round;
 
 	guest_mem_map(d, SRC_IOVA, 8 << 20, RW);
@@ -231,7 +231,7 @@ TEST(reset_with_dma_in_flight)
 		/* Engine back at power-on, nothing pinned. */
 		ASSERT_EQ(bar0_read(d, REFMDEV_REG_DMA_HEAD, 4), 0);
 		ASSERT_EQ(bar0_read(d, REFMDEV_REG_DMA_CONTROL, 4), 0);
-		ASSERT_EQ(vm_locked_kib(), base);
+		ASSERT_VM_CHARGE(base);
 		/* And usable again. */
 		bar0_write(d, REFMDEV_REG_DMA_RING_BASE, 8, RING_IOVA);
 		bar0_write(d, REFMDEV_REG_DMA_RING_SIZE, 4, 64);

@@ -312,7 +312,7 @@ TEST(set_irqs_bad_calls)
 	ASSERT_ERRNO(irq_set(d, INTX, TRIGGER | EVENTFD, 0, 1, two, 4), EINVAL);
 	two[0] = 1000;
 	ASSERT_ERRNO(irq_set(d, INTX, TRIGGER | EVENTFD, 0, 1, two, 4), EBADF);
-	two[0] = d->group;	/* a file, but not an eventfd */
+	two[0] = d->device;	/* a file, but not an eventfd */
 	ASSERT_ERRNO(irq_set(d, INTX, TRIGGER | EVENTFD, 0, 1, two, 4), EINVAL);
 	/* None of this enabled anything. */
 	ASSERT_OK(irq_set_eventfd(d, MSI, efd));

@@ -896,6 +896,7 @@ TEST(device_close_kills_dmabuf)
 	d.device = -1;
 	d.group = -1;
 	d.container = -1;
+	d.iommufd = -1;
 	d2 = d;
 	ktap_defer(vfio_close_cb, &d);
 	ktap_defer(vfio_close_cb, &d2);

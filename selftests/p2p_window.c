@@ -567,7 +567,7 @@ TEST(copy_guest_to_window)
 	};
 	static const __u64 woffs[] = { 0, 1, 4095, 5 * 4096 - 7 };
 	struct p2p *p = p2p_setup();
-	long base = vm_locked_kib();
+	struct vm_charge base = vm_charge_now();
 	unsigned int i, j, seed = 0;
 
 	for (i = 0; i < ARRAY_SIZE(lens); i++)
@@ -580,7 +580,7 @@ TEST(copy_guest_to_window)
 	check_to_window(p, 3, BUF_SIZE - 1, 1, seed++);
 	check_to_window(p, 5, BUF_SIZE - 4097, 4097, seed++);
 	/* The window side is never pinned, the guest side not kept pinned. */
-	ASSERT_EQ(vm_locked_kib(), base);
+	ASSERT_VM_CHARGE(base);
 }
 
 /*
@@ -627,7 +627,7 @@ TEST(copy_window_to_guest)
 	};
 	static const __u64 woffs[] = { 0, 7, 4093, 3 * 4096 + 1 };
 	struct p2p *p = p2p_setup();
-	long base = vm_locked_kib();
+	struct vm_charge base = vm_charge_now();
 	unsigned int i, j, seed = 50;
 
 	for (i = 0; i < ARRAY_SIZE(lens); i++)
@@ -638,7 +638,7 @@ TEST(copy_window_to_guest)
 	check_from_window(p, 0, 4095, BUF_SIZE, seed++);
 	check_from_window(p, BUF_SIZE - 1, 1, 1, seed++);
 	check_from_window(p, BUF_SIZE - 8193, 100, 8193, seed++);
-	ASSERT_EQ(vm_locked_kib(), base);
+	ASSERT_VM_CHARGE(base);
 }
 
 TEST(window_and_importer_devmem)

@@ -76,6 +76,7 @@ TEST(allowed_without_mdev_and_blocks_attach)
 	struct dma_ring *r;
 
 	c.device = -1;
+	c.iommufd = -1;
 	c.container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
 	c.group = vfio_group_open(edu_group);
 	ktap_defer(close_container, NULL);

@@ -9,6 +9,7 @@
 
 #include "ktap.h"
 #include "mdev_util.h"
+#include "vfio_backend.h"
 
 TEST(device_info)
 {
@@ -158,7 +159,12 @@ TEST(one_open_at_a_time_per_container)
 	struct vfio_dev *d = vfio_open(uuid);
 	struct vfio_dev second;
 
-	/* The group is taken by the first container. */
-	ASSERT_EQ(vfio_open_raw(uuid, &second), -EBUSY);
+	/*
+	 * type1: the group is taken by the first container (EBUSY).
+	 * iommufd: the device is bound to the first iommufd, and the VFIO
+	 * core refuses to bind it to a second (EINVAL).
+	 */
+	ASSERT_EQ(vfio_open_raw(uuid, &second),
+		  backend_is_iommufd() ? -EINVAL : -EBUSY);
 	ASSERT_TRUE(d->device >= 0);
 }

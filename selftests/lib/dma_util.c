@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dma_util.h"
+#include "vfio_backend.h"
 #include "ktap.h"
 
 /* Generous for TCG: a 64 MiB copy under KASAN takes seconds. */
@@ -18,27 +19,12 @@
 int dma_map_raw(struct vfio_dev *d, void *va, __u64 iova, size_t size,
 		__u32 flags)
 {
-	struct vfio_iommu_type1_dma_map map = {
-		.argsz = sizeof(map),
-		.flags = flags,
-		.vaddr = (__u64)(unsigned long)va,
-		.iova = iova,
-		.size = size,
-	};
-
-	return ioctl(d->container, VFIO_IOMMU_MAP_DMA, &map);
+	return backend_map(d, va, iova, size, flags);
 }
 
 int dma_unmap_raw(struct vfio_dev *d, __u64 iova, size_t size, __u32 flags)
 {
-	struct vfio_iommu_type1_dma_unmap unmap = {
-		.argsz = sizeof(unmap),
-		.flags = flags,
-		.iova = iova,
-		.size = size,
-	};
-
-	return ioctl(d->container, VFIO_IOMMU_UNMAP_DMA, &unmap);
+	return backend_unmap(d, iova, size, flags);
 }
 
 void guest_mem_unmap(struct guest_mem *m)
@@ -173,8 +159,10 @@ void dma_wait_idle(struct dma_ring *r)
 }
 
 /* This process's locked memory (what type1 charges pins to), in KiB. */
-long vm_locked_kib(void)
+/* The kB figure of the /proc/self/status line that starts with @field. */
+static long status_kib(const char *field)
 {
+	size_t n = strlen(field);
 	char line[256];
 	long kib = -1;
 	FILE *f = fopen("/proc/self/status", "r");
@@ -182,10 +170,31 @@ long vm_locked_kib(void)
 	if (!f)
 		FAIL("/proc/self/status: %s", strerror(errno));
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmLck: %ld kB", &kib) == 1)
+		if (!strncmp(line, field, n) &&
+		    sscanf(line + n, " %ld kB", &kib) == 1)
 			break;
 	fclose(f);
 	if (kib < 0)
-		FAIL("no VmLck in /proc/self/status");
+		FAIL("no %s in /proc/self/status", field);
 	return kib;
+}
+
+long vm_locked_kib(void)
+{
+	return status_kib("VmLck:");
+}
+
+long vm_pinned_kib(void)
+{
+	return status_kib("VmPin:");
+}
+
+long vm_charged_kib(void)
+{
+	return vm_locked_kib() + vm_pinned_kib();
+}
+
+struct vm_charge vm_charge_now(void)
+{
+	return (struct vm_charge){ vm_locked_kib(), vm_pinned_kib() };
 }

@@ -46,7 +46,30 @@ __u32 dma_wait(struct dma_ring *r, struct refmdev_dma_desc *desc);
 __u32 dma_run(struct dma_ring *r, __u64 src, __u64 dst, __u32 len,
 	      __u32 flags);
 void dma_wait_idle(struct dma_ring *r);
+/*
+ * What pinning charges to this process (/proc/self/status). type1
+ * charges a pin to VmLck (locked_vm), also for CAP_IPC_LOCK, which only
+ * lifts the limit. iommufd charges it to VmPin (pinned_vm) always, and
+ * to VmLck in the process accounting mode the selftests set
+ * (vfio_backend.c) unless the mapping was made with CAP_IPC_LOCK.
+ * vm_charged_kib() is the sum: whether anything is pinned, either way.
+ */
 long vm_locked_kib(void);
+long vm_pinned_kib(void);
+long vm_charged_kib(void);
+
+struct vm_charge {
+	long locked_kib, pinned_kib;
+};
+
+struct vm_charge vm_charge_now(void);
+
+/* VmLck and VmPin are each back at (or still at) @base. */
+#define ASSERT_VM_CHARGE(base) do {					\
+	struct vm_charge base_ = (base), now_ = vm_charge_now();	\
+	ASSERT_EQ(now_.locked_kib, base_.locked_kib);			\
+	ASSERT_EQ(now_.pinned_kib, base_.pinned_kib);			\
+} while (0)
 
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 long now_ms(void);

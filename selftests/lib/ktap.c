@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ktap.h"
+#include "vfio_backend.h"
 #include "mdev_util.h"
 
 #define KTAP_DEFAULT_TIMEOUT	120
@@ -124,11 +125,13 @@ static int run_one(const struct ktap_test *t, unsigned int timeout,
 int main(int argc, char **argv)
 {
 	const char *pattern = getenv("T");
-	const char *prog = basename(argv[0]);
 	unsigned int timeout = KTAP_DEFAULT_TIMEOUT;
 	int pass = 0, fail = 0, skip = 0, planned = 0, i, n = 0;
-	char reason[200];
+	char reason[200], prog[128];
 
+	/* The iommufd variant of a program is a KTAP document of its own. */
+	snprintf(prog, sizeof(prog), "%s%s", basename(argv[0]),
+		 backend_is_iommufd() ? "-iommufd" : "");
 	if (argc > 1)
 		pattern = argv[1];
 	if (getenv("KTAP_TIMEOUT"))

@@ -14,6 +14,7 @@
 
 #include "ktap.h"
 #include "mdev_util.h"
+#include "vfio_backend.h"
 
 int sysfs_write(const char *path, const char *val)
 {
@@ -167,8 +168,15 @@ int vfio_open_raw(const char *uuid, struct vfio_dev *d)
 	d->container = -1;
 	d->group = -1;
 	d->device = -1;
+	d->iommufd = -1;
 	snprintf(d->uuid, sizeof(d->uuid), "%s", uuid);
 
+	if (backend_is_iommufd()) {
+		err = backend_iommufd_open(d, uuid, NULL);
+		if (err)
+			goto err_close;
+		goto regions;
+	}
 	group = mdev_group_number(uuid);
 	if (group < 0)
 		return group;
@@ -192,12 +200,14 @@ int vfio_open_raw(const char *uuid, struct vfio_dev *d)
 	d->device = ioctl(d->group, VFIO_GROUP_GET_DEVICE_FD, uuid);
 	if (d->device < 0)
 		goto err;
+regions:
 	for (i = 0; i < VFIO_PCI_NUM_REGIONS; i++)
 		if (i != VFIO_PCI_VGA_REGION_INDEX && region_info(d, i))
 			goto err;
 	return 0;
 err:
 	err = -errno;
+err_close:
 	vfio_close(d);
 	return err;
 }
@@ -210,9 +220,12 @@ void vfio_close(struct vfio_dev *d)
 		close(d->group);
 	if (d->container >= 0)
 		close(d->container);
+	if (d->iommufd >= 0)
+		close(d->iommufd);
 	d->device = -1;
 	d->group = -1;
 	d->container = -1;
+	d->iommufd = -1;
 }
 
 static void vfio_close_deferred(void *arg)
@@ -379,6 +392,19 @@ struct vfio_dev *vfio_join_container(struct vfio_dev *a, const char *uuid)
 	ASSERT_TRUE(d);
 	d->container = a->container;
 	d->device = -1;
+	d->group = -1;
+	d->iommufd = -1;
+	if (backend_is_iommufd()) {
+		int err;
+
+		d->container = -1;
+		ktap_defer(vfio_close_joined, d);
+		err = backend_iommufd_open(d, uuid, a);
+		if (err)
+			FAIL("open mdev %s in %s's IOAS: %s", uuid, a->uuid,
+			     strerror(-err));
+		goto regions;
+	}
 	snprintf(path, sizeof(path), "/dev/vfio/%d", mdev_group_number(uuid));
 	d->group = open(path, O_RDWR | O_CLOEXEC);
 	ASSERT_TRUE(d->group >= 0);
@@ -386,6 +412,7 @@ struct vfio_dev *vfio_join_container(struct vfio_dev *a, const char *uuid)
 	ASSERT_OK(ioctl(d->group, VFIO_GROUP_SET_CONTAINER, &a->container));
 	d->device = ioctl(d->group, VFIO_GROUP_GET_DEVICE_FD, uuid);
 	ASSERT_TRUE(d->device >= 0);
+regions:
 	snprintf(d->uuid, sizeof(d->uuid), "%s", uuid);
 	for (i = 0; i < VFIO_PCI_NUM_REGIONS; i++)
 		d->offset[i] = (__u64)i << 40;

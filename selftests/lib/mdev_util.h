@@ -33,10 +33,16 @@ int mdev_remove(const char *uuid);
 const char *mdev_create(const char *type);
 long mdev_available(const char *type);
 
+/*
+ * An open mdev: through a type1 container (container, group) or through
+ * iommufd (iommufd, ioas); see vfio_backend.h. Unused fds are -1.
+ */
 struct vfio_dev {
 	int container;
 	int group;
 	int device;
+	int iommufd;
+	__u32 ioas;
 	char uuid[UUID_LEN + 1];
 	__u64 offset[VFIO_PCI_NUM_REGIONS];
 	__u64 size[VFIO_PCI_NUM_REGIONS];
