@@ -77,9 +77,34 @@ struct refmdev *refmdev_devmem_vma_owner(struct vm_area_struct *vma)
 static struct vfsmount *devmem_fs_mnt;
 static int devmem_fs_count;
 
+/*
+ * What /proc/<pid>/maps shows for a BAR2 mapping. Without it the path of
+ * an unlinked pseudo file reads "/[refmdev-bar2] (deleted)".
+ */
+static char *devmem_dname(struct dentry *dentry, char *buffer, int buflen)
+{
+	static const char name[] = "refmdev:[bar2]";
+
+	if (buflen < (int)sizeof(name))
+		return ERR_PTR(-ENAMETOOLONG);
+	/* The name goes at the end of the buffer, as d_path() builds it. */
+	buffer += buflen - sizeof(name);
+	memcpy(buffer, name, sizeof(name));
+	return buffer;
+}
+
+static const struct dentry_operations devmem_dentry_ops = {
+	.d_dname = devmem_dname,
+};
+
 static int devmem_fs_init_fs_context(struct fs_context *fc)
 {
-	return init_pseudo(fc, DEVMEM_FS_MAGIC) ? 0 : -ENOMEM;
+	struct pseudo_fs_context *ctx = init_pseudo(fc, DEVMEM_FS_MAGIC);
+
+	if (!ctx)
+		return -ENOMEM;
+	ctx->dops = &devmem_dentry_ops;
+	return 0;
 }
 
 static struct file_system_type devmem_fs_type = {

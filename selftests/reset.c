@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -136,6 +137,26 @@ static bool pte_present(const void *addr)
 	return entry >> 63;
 }
 
+/* Does the /proc/self/maps line of the mapping at @addr contain @what? */
+static bool maps_line_has(const void *addr, const char *what)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	unsigned long lo, hi;
+	bool found = false, has = false;
+	char line[512];
+
+	ASSERT_TRUE(f);
+	while (!found && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 &&
+		    (uintptr_t)addr >= lo && (uintptr_t)addr < hi) {
+			found = true;
+			has = strstr(line, what);
+		}
+	fclose(f);
+	ASSERT_TRUE(found);
+	return has;
+}
+
 /* Minor faults this thread has taken so far. */
 static long minor_faults(void)
 {
@@ -239,6 +260,8 @@ TEST(reset_zaps_only_this_devices_mappings)
 	ASSERT_EQ(id & 0xff, 0xed);		/* edu's ID register */
 	ASSERT_TRUE(!read_faults(edu, &id));
 	ASSERT_TRUE(pte_present(ma) && pte_present(mb));
+	/* Whatever file backs it, the mapping does not read as deleted. */
+	ASSERT_TRUE(!maps_line_has(ma, "(deleted)"));
 
 	/* A child's copy of A's mapping is A's too, and goes with it. */
 	pid = ktap_fork();
