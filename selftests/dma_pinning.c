@@ -18,6 +18,7 @@
 
 #include "dma_util.h"
 #include "ktap.h"
+#include "vfio_backend.h"
 
 #define SRC_IOVA	0x10000000ull
 #define DST_IOVA	0x40000000ull
@@ -103,6 +104,76 @@ TEST(memlock_limit)
 	/* And the engine goes on within the limit. */
 	ASSERT_EQ(dma_run(r, SRC_IOVA, DST_IOVA, 4096, COPY), REFMDEV_DMA_ST_OK);
 	ASSERT_VM_CHARGE(base);
+}
+
+/* After a reset: the ring programmed again, empty. */
+static void ring_restart(struct dma_ring *r)
+{
+	ASSERT_OK(ioctl(r->dev->device, VFIO_DEVICE_RESET));
+	bar0_write(r->dev, REFMDEV_REG_DMA_RING_BASE, 8, r->mem->iova);
+	bar0_write(r->dev, REFMDEV_REG_DMA_RING_SIZE, 4, r->size);
+	bar0_write(r->dev, REFMDEV_REG_DMA_CONTROL, 4, REFMDEV_DMA_CTRL_ENABLE);
+	r->tail = 0;
+}
+
+/*
+ * iommufd: detaching the device from its IOAS calls .dma_unmap for the
+ * whole address space, (0, ULONG_MAX), and that is a barrier like an
+ * unmap: when VFIO_DEVICE_DETACH_IOMMUFD_PT returns, nothing is pinned
+ * and nothing more is written, and a copy in flight was either done
+ * whole before it or not at all. Attached again (the IOAS kept its
+ * mappings) and reset, the device copies again.
+ */
+TEST(detach_during_dma_is_a_barrier)
+{
+	const size_t len = 256 << 10;
+	const int rounds = 40;
+	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
+	struct dma_ring *r = dma_ring_setup(d, 64);
+	struct guest_mem *src = guest_mem_map(d, SRC_IOVA, len, RW);
+	struct guest_mem *dst = guest_mem_map(d, DST_IOVA, len, RW);
+	struct vfio_device_detach_iommufd_pt detach = {
+		.argsz = sizeof(detach),
+	};
+	struct vfio_device_attach_iommufd_pt attach = {
+		.argsz = sizeof(attach), .pt_id = d->ioas,
+	};
+	struct vm_charge base = vm_charge_now();
+	__u8 *snap = malloc(len);
+	int i, done = 0;
+
+	if (!backend_is_iommufd())
+		SKIP("detaching from an IOAS is iommufd's");
+	ASSERT_TRUE(snap);
+	fill_random(src->va, len, 5);
+	for (i = 0; i < rounds; i++) {
+		memset(dst->va, i, len);
+		dma_post(r, SRC_IOVA, DST_IOVA, len, COPY);
+		dma_doorbell(r);
+		usleep((i % 8) * 250);
+		ASSERT_OK(ioctl(d->device, VFIO_DEVICE_DETACH_IOMMUFD_PT,
+				&detach));
+		ASSERT_VM_CHARGE(base);
+		memcpy(snap, dst->va, len);
+		usleep(20000);
+		if (memcmp(snap, dst->va, len))
+			FAIL("round %d: written after the detach returned", i);
+		if (!memcmp(dst->va, src->va, len))
+			done++;
+		else if (((__u8 *)dst->va)[0] != (__u8)i ||
+			 ((__u8 *)dst->va)[len - 1] != (__u8)i)
+			FAIL("round %d: a copy cut short by the detach", i);
+		ASSERT_OK(ioctl(d->device, VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+				&attach));
+		ring_restart(r);
+	}
+	/* Attached again, the engine works. */
+	memset(dst->va, 0, len);
+	ASSERT_EQ(dma_run(r, SRC_IOVA, DST_IOVA, len, COPY), REFMDEV_DMA_ST_OK);
+	ASSERT_EQ(memcmp(dst->va, src->va, len), 0);
+	ktap_info("%d of %d copies done before the detach", done, rounds);
+	ASSERT_VM_CHARGE(base);
+	free(snap);
 }
 
 /*
