@@ -33,7 +33,18 @@ APT_SUITES="bookworm bookworm-backports trixie trixie-backports sid"
 
 # apt_private_setup [SUITE...] : write the private sources (APT_SUITES by
 # default) and refresh lists when they are missing or older than a day.
+# Under a lock: make check fetches the debug kernel's source and another
+# kernel at the same moment, and they share these files.
 apt_private_setup()
+{
+	mkdir -p "$APT_DIR"
+	(
+		flock 9
+		apt_private_setup_locked "$@"
+	) 9> "$APT_DIR/setup.lock"
+}
+
+apt_private_setup_locked()
 {
 	local mirror suite stamp
 	[ $# -gt 0 ] || set -- $APT_SUITES

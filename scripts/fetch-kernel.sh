@@ -55,7 +55,10 @@ case "$release" in
 *) echo "fetch-kernel: unexpected image package $image_pkg" >&2; exit 1 ;;
 esac
 
-dir="$CACHE/kernel/$release"
+# The real path: it is written into the headers' Makefile below, and a
+# make -C through any other spelling of it (a symlinked home or cache)
+# would look to Kbuild like a separate output tree and rewrite that file.
+dir="$(realpath -m "$CACHE")/kernel/$release"
 if [ -f "$dir/.complete" ]; then
 	echo "$dir"
 	exit 0

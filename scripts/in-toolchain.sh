@@ -18,8 +18,18 @@ export CACHE
 kdir=$1
 shift
 binds=()
+# bind PATH: PATH as the caller spells it and as it resolves, since paths
+# written into Makefiles (the cache's) and given to make (M=, -C) may go
+# through a symlink such as a linked home or cache folder.
+bind()
+{
+	local p
+	for p in "$(realpath -sm "$1")" "$(realpath -m "$1")"; do
+		case " ${binds[*]} " in *" $p "*) ;; *) binds+=("$p") ;; esac
+	done
+}
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do
-	binds+=("$(realpath -m "$1")")
+	bind "$1"
 	shift
 done
 [ "${1:-}" = "--" ] && shift
@@ -30,7 +40,9 @@ if [ ! -f "$kdir/.refmdev-toolchain" ]; then
 fi
 read -r suite compiler < "$kdir/.refmdev-toolchain"
 root=$("$here/toolchain-chroot.sh" "$suite" "$compiler")
-binds+=("$(realpath "$CACHE")" "$(realpath "$kdir")" /proc /dev)
+bind "$CACHE"
+bind "$kdir"
+binds+=(/proc /dev)
 
 # The binds go into the chroot by path; the command runs in the caller's
 # working directory when that is one of them, else in /.

@@ -72,14 +72,16 @@ esac | ktap_doc host | tee -a "$results"
 # starts now, beside the other kernels' suites (after checkpatch, whose
 # kernel source fetch refreshed the apt lists they share), and its suite
 # waits for it.
+# In a session of its own, so that an interrupted make check takes the
+# whole build down with it rather than leave it writing the cache.
 debug_status="$out/debug-kernel.status"
 case " $KERNEL " in
 *" debug "*)
-	{
-		"$top/scripts/build-debug-kernel.sh" > "$out/debug-kernel.dir" \
-			2> "$out/debug-kernel.log"
-		echo $? > "$debug_status"
-	} &
+	setsid bash -c '"$1" > "$2" 2> "$3"; echo $? > "$4.new" && mv "$4.new" "$4"' \
+		build-debug "$top/scripts/build-debug-kernel.sh" "$out/debug-kernel.dir" \
+		"$out/debug-kernel.log" "$debug_status" &
+	debug_pid=$!
+	trap 'kill -- -"$debug_pid" 2> /dev/null' EXIT
 	;;
 esac
 
@@ -93,7 +95,7 @@ run_suite()
 	6.1|6.12|7) kdir=$("$top/scripts/fetch-kernel.sh" "$kernel") ;;
 	debug)
 		while [ ! -f "$debug_status" ]; do sleep 5; done
-		cat "$out/debug-kernel.log" >&2
+		sed 's/^/# /' "$out/debug-kernel.log" >&2
 		[ "$(cat "$debug_status")" -eq 0 ] && kdir=$(cat "$out/debug-kernel.dir")
 		;;
 	*) echo "make-check: unknown kernel '$kernel' (6.1, 6.12, 7, debug)" >&2; return 1 ;;
