@@ -128,22 +128,28 @@ TEST(detach_during_dma_is_a_barrier)
 {
 	const size_t len = 256 << 10;
 	const int rounds = 40;
-	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
-	struct dma_ring *r = dma_ring_setup(d, 64);
-	struct guest_mem *src = guest_mem_map(d, SRC_IOVA, len, RW);
-	struct guest_mem *dst = guest_mem_map(d, DST_IOVA, len, RW);
 	struct vfio_device_detach_iommufd_pt detach = {
 		.argsz = sizeof(detach),
 	};
 	struct vfio_device_attach_iommufd_pt attach = {
-		.argsz = sizeof(attach), .pt_id = d->ioas,
+		.argsz = sizeof(attach),
 	};
-	struct vm_charge base = vm_charge_now();
-	__u8 *snap = malloc(len);
+	struct guest_mem *src, *dst;
+	struct vm_charge base;
+	struct vfio_dev *d;
+	struct dma_ring *r;
+	__u8 *snap;
 	int i, done = 0;
 
 	if (!backend_is_iommufd())
 		SKIP("detaching from an IOAS is iommufd's");
+	d = vfio_open(mdev_create(TYPE_1M));
+	r = dma_ring_setup(d, 64);
+	src = guest_mem_map(d, SRC_IOVA, len, RW);
+	dst = guest_mem_map(d, DST_IOVA, len, RW);
+	attach.pt_id = d->ioas;
+	base = vm_charge_now();
+	snap = malloc(len);
 	ASSERT_TRUE(snap);
 	fill_random(src->va, len, 5);
 	for (i = 0; i < rounds; i++) {

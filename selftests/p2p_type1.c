@@ -293,8 +293,8 @@ static struct {
 	void *guest;
 } sh = {
 	.container = -1, .edu_group = -1, .a_group = -1,
-	.edu = { .container = -1, .group = -1, .device = -1 },
-	.a = { .container = -1, .group = -1, .device = -1 },
+	.edu = { .container = -1, .group = -1, .device = -1, .iommufd = -1 },
+	.a = { .container = -1, .group = -1, .device = -1, .iommufd = -1 },
 };
 
 static void close_if(int *fd)

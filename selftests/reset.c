@@ -7,6 +7,7 @@
  */
 #include <fcntl.h>
 #include <linux/pci_regs.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "dma_util.h"
 #include "edu_util.h"
 #include "ktap.h"
 #include "mdev_util.h"
@@ -157,6 +159,18 @@ static bool maps_line_has(const void *addr, const char *what)
 	return has;
 }
 
+static pid_t pid;	/* the forked child of the zap test, until reaped */
+
+static void kill_child(void *arg)
+{
+	pid_t *p = arg;
+
+	if (*p > 0) {
+		kill(*p, SIGKILL);
+		waitpid(*p, NULL, 0);
+	}
+}
+
 /* Minor faults this thread has taken so far. */
 static long minor_faults(void)
 {
@@ -251,8 +265,8 @@ TEST(reset_zaps_only_this_devices_mappings)
 	__u32 *edu = map_edu_bar0(&edu_map), id;
 	__u8 *ma = map_bar2(a, &a_map, 8192);
 	__u8 *mb = map_bar2(b, &b_map, 8192);
-	pid_t pid;
-	int status;
+	int status, ready[2];
+	char child_ok;
 
 	ma[0] = 0xa1;
 	mb[0] = 0xb1;
@@ -263,16 +277,26 @@ TEST(reset_zaps_only_this_devices_mappings)
 	/* Whatever file backs it, the mapping does not read as deleted. */
 	ASSERT_TRUE(!maps_line_has(ma, "(deleted)"));
 
-	/* A child's copy of A's mapping is A's too, and goes with it. */
+	/*
+	 * A child's copy of A's mapping is A's too, and goes with it. The
+	 * child maps its page in, says so, and waits (10 s at most) for the
+	 * zap; the test kills it if it ends first.
+	 */
+	ASSERT_OK(pipe(ready));
 	pid = ktap_fork();
 	if (!pid) {
-		bool ok = ma[0] == 0xa1 && pte_present(ma);
+		long deadline = now_ms() + 10000;
+		char ok = ma[0] == 0xa1 && pte_present(ma);
 
-		while (ok && pte_present(ma))
+		if (write(ready[1], &ok, 1) != 1)
+			_exit(2);
+		while (ok && pte_present(ma) && now_ms() < deadline)
 			usleep(1000);
 		_exit(ok && ma[0] == 0 ? 0 : 1);
 	}
-	usleep(100000);
+	ktap_defer(kill_child, &pid);
+	ASSERT_EQ(read(ready[0], &child_ok, 1), 1);
+	ASSERT_TRUE(child_ok);
 	ASSERT_OK(ioctl(a->device, VFIO_DEVICE_RESET));
 	ASSERT_TRUE(!pte_present(ma));
 	ASSERT_TRUE(pte_present(mb));
@@ -282,6 +306,7 @@ TEST(reset_zaps_only_this_devices_mappings)
 	ASSERT_EQ(ma[0], 0);
 	ASSERT_TRUE(pte_present(ma));
 	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	pid = 0;
 	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
 	/* Decode off is the same zap. */
