@@ -46,7 +46,11 @@ struct dma_span {
 /*
  * The two backends answer vfio_pin_pages() differently: type1 gives
  * EINVAL for an IOVA that is not (fully) mapped; iommufd gives ENOENT for
- * that and EINVAL for a range being unmapped right now.
+ * that and EINVAL for a range being unmapped right now, for no IOAS
+ * attached, and also for an area mapped from a user address that is not
+ * page aligned, which type1 refuses at map time. That last case is
+ * mapped but cannot be pinned, and still reads UNMAPPED here: the errno
+ * does not tell it apart.
  */
 static u32 pin_errno_to_status(int err)
 {
