@@ -41,8 +41,9 @@ SAMPLELIB_H := $(wildcard $(TOP)/samples/lib/*.h) $(TOP)/include/uapi/linux/refm
 TESTLIB := $(wildcard $(TOP)/selftests/lib/*.c)
 TESTLIB_H := $(wildcard $(TOP)/selftests/lib/*.h $(TOP)/selftests/importer/*.h) \
 	     $(TOP)/include/uapi/linux/refmdev.h
-# The benchmark uses the selftests' VFIO helpers but not their runner.
-BENCHES := $(patsubst $(TOP)/bench/%.c,%,$(wildcard $(TOP)/bench/*.c))
+# The benchmark (selftests/bench) uses the selftests' VFIO helpers but not
+# their runner.
+BENCHES := $(patsubst $(TOP)/selftests/bench/%.c,%,$(wildcard $(TOP)/selftests/bench/*.c))
 BENCHLIB := $(filter-out %/ktap.c,$(TESTLIB))
 
 .PHONY: all modules userspace deps run check fuzz bench checkpatch clean
@@ -60,7 +61,7 @@ deps:
 
 userspace: $(addprefix $(BUILD)/selftests/,$(SELFTESTS)) $(BUILD)/selftests/fuzz \
 	   $(addprefix $(BUILD)/samples/,$(SAMPLES)) \
-	   $(BUILD)/samples/refmdev-guest-test \
+	   $(BUILD)/nested/refmdev-guest-test \
 	   $(addprefix $(BUILD)/bench/,$(BENCHES))
 
 $(BUILD)/selftests/%: $(TOP)/selftests/%.c $(TESTLIB) $(TESTLIB_H)
@@ -88,16 +89,17 @@ $(BUILD)/samples/%: $(TOP)/samples/%.c $(SAMPLELIB) $(SAMPLELIB_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(USER_CFLAGS) -I$(TOP)/samples/lib -o $@ $< $(SAMPLELIB)
 
-# The nested-VM guest's test program (samples/guest/: the guest driver
-# refmdev_guest.ko is built by scripts/build-guest-module.sh).
-$(BUILD)/samples/refmdev-guest-test: $(TOP)/samples/guest/refmdev-guest-test.c \
+# The nested-VM guest's test program (selftests/nested/). It drives the
+# guest driver of samples/guest/ (refmdev_guest.ko, built by
+# scripts/build-guest-module.sh) through that driver's uAPI header.
+$(BUILD)/nested/refmdev-guest-test: $(TOP)/selftests/nested/refmdev-guest-test.c \
 		$(TOP)/samples/guest/refmdev_guest.h $(TOP)/include/uapi/linux/refmdev.h \
 		$(TOP)/samples/lib/fill_pattern.c $(TOP)/samples/lib/fill_pattern.h
 	@mkdir -p $(dir $@)
-	$(CC) $(USER_CFLAGS) -I$(TOP)/samples/lib -pthread -o $@ $< \
-		$(TOP)/samples/lib/fill_pattern.c
+	$(CC) $(USER_CFLAGS) -I$(TOP)/samples/guest -I$(TOP)/samples/lib -pthread \
+		-o $@ $< $(TOP)/samples/lib/fill_pattern.c
 
-$(BUILD)/bench/%: $(TOP)/bench/%.c $(BENCHLIB) $(TESTLIB_H)
+$(BUILD)/bench/%: $(TOP)/selftests/bench/%.c $(BENCHLIB) $(TESTLIB_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(USER_CFLAGS) -o $@ $< $(BENCHLIB)
 
