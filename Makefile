@@ -2,7 +2,8 @@
 #
 # refmdev: reference mediated device for VFIO.
 #
-#   make                 build refmdev.ko (KDIR=<kernel build tree> to choose)
+#   make                 build refmdev.ko (KDIR=<kernel build tree> to choose);
+#                        installs nothing ("make deps" installs host packages)
 #   make run             boot the default Debian kernel in QEMU and demo it
 #   make check [T=pat]   run the selftests in QEMU; T filters test names
 #   make bench           measure the DMA engine in QEMU; writes bench.json
@@ -50,12 +51,21 @@ BENCHLIB := $(filter-out %/ktap.c,$(TESTLIB))
 
 all: modules
 
-modules: deps
+# refmdev.ko alone: no test module (REFMDEV_SELFTESTS unset), and no host
+# package installed. A missing tool fails with a message naming
+# `make deps`, which installs what every target needs.
+modules:
 	@kdir="$(KDIR)"; \
-	if [ -z "$$kdir" ]; then kdir=$$(scripts/fetch-kernel.sh)/build || exit 1; fi; \
+	if [ -z "$$kdir" ]; then \
+		scripts/host-deps.sh --module || exit 1; \
+		kdir=$$(scripts/fetch-kernel.sh)/build || exit 1; \
+	fi; \
+	scripts/host-deps.sh --module "$$kdir" || exit 1; \
 	echo "  KDIR    $$kdir"; \
 	$(MAKE) -C "$$kdir" M=$(TOP) W=1 modules
 
+# Host packages for everything here (the VM runner, the debug kernel,
+# the selftests, DKMS): installed with apt-get as root.
 deps:
 	@scripts/host-deps.sh
 
@@ -121,5 +131,5 @@ checkpatch: deps
 
 clean:
 	@kdir="$(KDIR)"; [ -z "$$kdir" ] || $(MAKE) -C "$$kdir" M=$(TOP) clean
-	rm -rf $(BUILD) *.ko *.o *.mod *.mod.c .*.cmd modules.order Module.symvers \
+	rm -rf $(BUILD) *.ko *.o .module-common.o *.mod *.mod.c .*.cmd modules.order Module.symvers \
 		mdev/*.o mdev/.*.cmd p2p/*.o p2p/.*.cmd
