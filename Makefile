@@ -131,5 +131,6 @@ checkpatch: deps
 
 clean:
 	@kdir="$(KDIR)"; [ -z "$$kdir" ] || $(MAKE) -C "$$kdir" M=$(TOP) clean
-	rm -rf $(BUILD) *.ko *.o .module-common.o *.mod *.mod.c .*.cmd modules.order Module.symvers \
+	rm -rf $(BUILD) *.ko *.o .module-common.o *.mod *.mod.c .*.cmd \
+		modules.order Module.symvers \
 		mdev/*.o mdev/.*.cmd p2p/*.o p2p/.*.cmd
