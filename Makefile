@@ -2,7 +2,8 @@
 #
 # refmdev: reference mediated device for VFIO.
 #
-#   make                 build refmdev.ko (KDIR=<kernel build tree> to choose)
+#   make                 build refmdev.ko (KDIR=<kernel build tree> to choose);
+#                        installs nothing ("make deps" installs host packages)
 #   make run             boot the default Debian kernel in QEMU and demo it
 #   make check [T=pat]   run the selftests in QEMU; T filters test names
 #   make bench           measure the DMA engine in QEMU; writes bench.json
@@ -41,26 +42,36 @@ SAMPLELIB_H := $(wildcard $(TOP)/samples/lib/*.h) $(TOP)/include/uapi/linux/refm
 TESTLIB := $(wildcard $(TOP)/selftests/lib/*.c)
 TESTLIB_H := $(wildcard $(TOP)/selftests/lib/*.h $(TOP)/selftests/importer/*.h) \
 	     $(TOP)/include/uapi/linux/refmdev.h
-# The benchmark uses the selftests' VFIO helpers but not their runner.
-BENCHES := $(patsubst $(TOP)/bench/%.c,%,$(wildcard $(TOP)/bench/*.c))
+# The benchmark (selftests/bench) uses the selftests' VFIO helpers but not
+# their runner.
+BENCHES := $(patsubst $(TOP)/selftests/bench/%.c,%,$(wildcard $(TOP)/selftests/bench/*.c))
 BENCHLIB := $(filter-out %/ktap.c,$(TESTLIB))
 
 .PHONY: all modules userspace deps run check fuzz bench checkpatch clean
 
 all: modules
 
-modules: deps
+# refmdev.ko alone: no test module (REFMDEV_SELFTESTS unset), and no host
+# package installed. A missing tool fails with a message naming
+# `make deps`, which installs what every target needs.
+modules:
 	@kdir="$(KDIR)"; \
-	if [ -z "$$kdir" ]; then kdir=$$(scripts/fetch-kernel.sh)/build || exit 1; fi; \
+	if [ -z "$$kdir" ]; then \
+		scripts/host-deps.sh --module || exit 1; \
+		kdir=$$(scripts/fetch-kernel.sh)/build || exit 1; \
+	fi; \
+	scripts/host-deps.sh --module "$$kdir" || exit 1; \
 	echo "  KDIR    $$kdir"; \
 	$(MAKE) -C "$$kdir" M=$(TOP) W=1 modules
 
+# Host packages for everything here (the VM runner, the debug kernel,
+# the selftests, DKMS): installed with apt-get as root.
 deps:
 	@scripts/host-deps.sh
 
 userspace: $(addprefix $(BUILD)/selftests/,$(SELFTESTS)) $(BUILD)/selftests/fuzz \
 	   $(addprefix $(BUILD)/samples/,$(SAMPLES)) \
-	   $(BUILD)/samples/refmdev-guest-test \
+	   $(BUILD)/nested/refmdev-guest-test \
 	   $(addprefix $(BUILD)/bench/,$(BENCHES))
 
 $(BUILD)/selftests/%: $(TOP)/selftests/%.c $(TESTLIB) $(TESTLIB_H)
@@ -88,16 +99,17 @@ $(BUILD)/samples/%: $(TOP)/samples/%.c $(SAMPLELIB) $(SAMPLELIB_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(USER_CFLAGS) -I$(TOP)/samples/lib -o $@ $< $(SAMPLELIB)
 
-# The nested-VM guest's test program (samples/guest/: the guest driver
-# refmdev_guest.ko is built by scripts/build-guest-module.sh).
-$(BUILD)/samples/refmdev-guest-test: $(TOP)/samples/guest/refmdev-guest-test.c \
+# The nested-VM guest's test program (selftests/nested/). It drives the
+# guest driver of samples/guest/ (refmdev_guest.ko, built by
+# scripts/build-guest-module.sh) through that driver's uAPI header.
+$(BUILD)/nested/refmdev-guest-test: $(TOP)/selftests/nested/refmdev-guest-test.c \
 		$(TOP)/samples/guest/refmdev_guest.h $(TOP)/include/uapi/linux/refmdev.h \
 		$(TOP)/samples/lib/fill_pattern.c $(TOP)/samples/lib/fill_pattern.h
 	@mkdir -p $(dir $@)
-	$(CC) $(USER_CFLAGS) -I$(TOP)/samples/lib -pthread -o $@ $< \
-		$(TOP)/samples/lib/fill_pattern.c
+	$(CC) $(USER_CFLAGS) -I$(TOP)/samples/guest -I$(TOP)/samples/lib -pthread \
+		-o $@ $< $(TOP)/samples/lib/fill_pattern.c
 
-$(BUILD)/bench/%: $(TOP)/bench/%.c $(BENCHLIB) $(TESTLIB_H)
+$(BUILD)/bench/%: $(TOP)/selftests/bench/%.c $(BENCHLIB) $(TESTLIB_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(USER_CFLAGS) -o $@ $< $(BENCHLIB)
 
@@ -119,5 +131,6 @@ checkpatch: deps
 
 clean:
 	@kdir="$(KDIR)"; [ -z "$$kdir" ] || $(MAKE) -C "$$kdir" M=$(TOP) clean
-	rm -rf $(BUILD) *.ko *.o *.mod *.mod.c .*.cmd modules.order Module.symvers \
+	rm -rf $(BUILD) *.ko *.o .module-common.o *.mod *.mod.c .*.cmd \
+		modules.order Module.symvers \
 		mdev/*.o mdev/.*.cmd p2p/*.o p2p/.*.cmd

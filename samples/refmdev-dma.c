@@ -19,9 +19,13 @@
  *
  * and takes everything down again in the reverse order.
  *
+ * Register access, guest memory and the descriptor ring are shared with
+ * refmdev-p2p: samples/lib/device_io.c, guest_mem.c and dma_ring.c.
+ *
  * What a driver must get right, and where this code does it:
  *   - descriptors are little-endian, and are complete in memory before
- *     the doorbell (TAIL) moves: dma_post(), dma_doorbell();
+ *     the doorbell (TAIL) moves: dma_ring_post(), dma_ring_doorbell()
+ *     (samples/lib/dma_ring.c);
  *   - the device writes a descriptor's status after its data, so the
  *     status is read first and the data only after it: dma_wait();
  *   - MSI is an edge: every interrupt is acknowledged in INT_STATUS, or
@@ -40,15 +44,10 @@
 #define _FILE_OFFSET_BITS 64
 
 #include <endian.h>
-#include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,8 +56,11 @@
 #include <linux/types.h>
 #include <linux/vfio.h>
 
+#include "device_io.h"
+#include "dma_ring.h"
+#include "fail.h"
 #include "fill_pattern.h"
-#include "vfio_open.h"
+#include "guest_mem.h"
 
 #define MIB			0x100000u
 #define COPY_LEN		(16 * MIB)
@@ -88,209 +90,13 @@
 /* What a buffer holds before the device writes it: not the data. */
 #define GUARD			0xa5
 
-/*
- * Say which step failed, and stop: a sample has nothing to recover. A
- * macro so that the compiler checks the format against its arguments.
- */
-#define fail(step, fmt, ...)						\
-	do {								\
-		fflush(stdout);						\
-		fprintf(stderr, "refmdev-dma: %s: " fmt "\n", step,	\
-			##__VA_ARGS__);					\
-		exit(EXIT_FAILURE);					\
-	} while (0)
-
-#define fail_errno(step, err)	fail(step, "%s", strerror(err))
-
-/* Page-aligned user memory, mapped for the device at @iova. */
-struct guest_buf {
-	void *va;
-	__u64 iova;
-	size_t size;
-};
-
 struct dma_dev {
-	struct vfio_mdev vm;
-	struct vfio_region_info config;
-	struct vfio_region_info bar0;
-	struct vfio_region_info bar2;
+	struct sample_dev dev;
 	int efd;			/* the MSI's eventfd */
-	struct guest_buf ring_buf;
+	struct dma_ring ring;
 	struct guest_buf src;
 	struct guest_buf dst;
-	struct refmdev_dma_desc *ring;	/* ring_buf.va */
-	__u32 tail;			/* free-running, like the device's */
 };
-
-/*
- * Region access: a VFIO region is read and written like a file, at the
- * offset VFIO_DEVICE_GET_REGION_INFO reported for it.
- */
-static void region_read(const struct dma_dev *dd,
-			const struct vfio_region_info *region, __u64 off,
-			void *buf, size_t len, const char *step)
-{
-	__u8 *p = buf;
-	ssize_t ret;
-
-	/* A large read may come back in pieces; a register read may not. */
-	while (len) {
-		ret = pread(dd->vm.device, p, len,
-			    (off_t)(region->offset + off));
-		if (ret < 0)
-			fail_errno(step, errno);
-		if (!ret)
-			fail(step, "end of region at offset 0x%llx",
-			     (unsigned long long)off);
-		p += ret;
-		off += ret;
-		len -= ret;
-	}
-}
-
-static void region_write(const struct dma_dev *dd,
-			 const struct vfio_region_info *region, __u64 off,
-			 const void *buf, size_t len, const char *step)
-{
-	ssize_t ret = pwrite(dd->vm.device, buf, len,
-			     (off_t)(region->offset + off));
-
-	if (ret < 0)
-		fail_errno(step, errno);
-	if ((size_t)ret != len)
-		fail(step, "short write of %zd bytes", ret);
-}
-
-/* Config space and registers are little-endian, whatever the host is. */
-static __u16 cfg_read16(const struct dma_dev *dd, unsigned int off)
-{
-	__le16 val;
-
-	region_read(dd, &dd->config, off, &val, sizeof(val),
-		    "config space read");
-	return le16toh(val);
-}
-
-static void cfg_write16(const struct dma_dev *dd, unsigned int off, __u16 val)
-{
-	__le16 raw = htole16(val);
-
-	region_write(dd, &dd->config, off, &raw, sizeof(raw),
-		     "config space write");
-}
-
-/* BAR0 takes only accesses of a register's own width, naturally aligned. */
-static __u32 reg_read32(const struct dma_dev *dd, unsigned int reg,
-			const char *step)
-{
-	__le32 val;
-
-	region_read(dd, &dd->bar0, reg, &val, sizeof(val), step);
-	return le32toh(val);
-}
-
-static void reg_write32(const struct dma_dev *dd, unsigned int reg, __u32 val,
-			const char *step)
-{
-	__le32 raw = htole32(val);
-
-	region_write(dd, &dd->bar0, reg, &raw, sizeof(raw), step);
-}
-
-static void reg_write64(const struct dma_dev *dd, unsigned int reg, __u64 val,
-			const char *step)
-{
-	__le64 raw = htole64(val);
-
-	region_write(dd, &dd->bar0, reg, &raw, sizeof(raw), step);
-}
-
-static const char *dma_status_name(__u32 status)
-{
-	switch (status) {
-	case 0:
-		return "none (not done)";
-	case REFMDEV_DMA_ST_OK:
-		return "REFMDEV_DMA_ST_OK";
-	case REFMDEV_DMA_ST_BAD_DESC:
-		return "REFMDEV_DMA_ST_BAD_DESC";
-	case REFMDEV_DMA_ST_BAD_LEN:
-		return "REFMDEV_DMA_ST_BAD_LEN";
-	case REFMDEV_DMA_ST_OVERFLOW:
-		return "REFMDEV_DMA_ST_OVERFLOW";
-	case REFMDEV_DMA_ST_OVERLAP:
-		return "REFMDEV_DMA_ST_OVERLAP";
-	case REFMDEV_DMA_ST_DEVMEM_RANGE:
-		return "REFMDEV_DMA_ST_DEVMEM_RANGE";
-	case REFMDEV_DMA_ST_UNMAPPED:
-		return "REFMDEV_DMA_ST_UNMAPPED";
-	case REFMDEV_DMA_ST_READ_ONLY:
-		return "REFMDEV_DMA_ST_READ_ONLY";
-	case REFMDEV_DMA_ST_NO_MEMLOCK:
-		return "REFMDEV_DMA_ST_NO_MEMLOCK";
-	case REFMDEV_DMA_ST_FAULT:
-		return "REFMDEV_DMA_ST_FAULT";
-	case REFMDEV_DMA_ST_NO_OWNER:
-		return "REFMDEV_DMA_ST_NO_OWNER";
-	case REFMDEV_DMA_ST_NO_MEM:
-		return "REFMDEV_DMA_ST_NO_MEM";
-	default:
-		return "unknown";
-	}
-}
-
-/*
- * Guest memory. The buffer comes from mmap() so that it is page-aligned:
- * the IOMMU maps whole pages. With an mdev nothing is pinned yet; the
- * parent driver pins pages only while a descriptor uses them, through
- * this process's page tables. So the buffer must stay mapped at the same
- * address for as long as its IOVA mapping exists.
- */
-static void guest_buf_map(struct dma_dev *dd, struct guest_buf *buf,
-			  __u64 iova, size_t size, const char *step)
-{
-	struct vfio_iommu_type1_dma_map map;
-
-	buf->va = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf->va == MAP_FAILED)
-		fail_errno(step, errno);
-	buf->iova = iova;
-	buf->size = size;
-
-	memset(&map, 0, sizeof(map));
-	map.argsz = sizeof(map);
-	map.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
-	map.vaddr = (__u64)(unsigned long)buf->va;
-	map.iova = iova;
-	map.size = size;
-	if (ioctl(dd->vm.container, VFIO_IOMMU_MAP_DMA, &map))
-		fail(step, "VFIO_IOMMU_MAP_DMA at 0x%llx: %s",
-		     (unsigned long long)iova, strerror(errno));
-}
-
-/* Only once the device can no longer use the memory may it go away. */
-static void guest_buf_unmap(struct dma_dev *dd, struct guest_buf *buf,
-			    const char *step)
-{
-	struct vfio_iommu_type1_dma_unmap unmap;
-
-	memset(&unmap, 0, sizeof(unmap));
-	unmap.argsz = sizeof(unmap);
-	unmap.iova = buf->iova;
-	unmap.size = buf->size;
-	if (ioctl(dd->vm.container, VFIO_IOMMU_UNMAP_DMA, &unmap))
-		fail(step, "VFIO_IOMMU_UNMAP_DMA at 0x%llx: %s",
-		     (unsigned long long)buf->iova, strerror(errno));
-	/* type1 reports how much it unmapped: all of it, or we are wrong. */
-	if (unmap.size != buf->size)
-		fail(step, "VFIO_IOMMU_UNMAP_DMA at 0x%llx unmapped %llu of %zu bytes",
-		     (unsigned long long)buf->iova,
-		     (unsigned long long)unmap.size, buf->size);
-	if (munmap(buf->va, buf->size))
-		fail_errno(step, errno);
-	buf->va = NULL;
-}
 
 /*
  * Point MSI vector 0 at @efd, or with @efd < 0 turn MSI off again. The
@@ -321,24 +127,11 @@ static void set_msi(const struct dma_dev *dd, int efd, const char *step)
 			     VFIO_IRQ_SET_DATA_NONE;
 		set->count = 0;
 	}
-	ret = ioctl(dd->vm.device, VFIO_DEVICE_SET_IRQS, set);
+	ret = ioctl(dd->dev.vm.device, VFIO_DEVICE_SET_IRQS, set);
 	err = errno;
 	free(set);
 	if (ret)
 		fail(step, "VFIO_DEVICE_SET_IRQS: %s", strerror(err));
-}
-
-static void get_region(struct dma_dev *dd, unsigned int index,
-		       struct vfio_region_info *info, __u32 need,
-		       const char *step)
-{
-	int err = vfio_mdev_region_info(&dd->vm, index, info);
-
-	if (err)
-		fail(step, "VFIO_DEVICE_GET_REGION_INFO: %s", strerror(err));
-	if (!info->size || (info->flags & need) != need)
-		fail(step, "region %u missing or without the access needed",
-		     index);
 }
 
 /*
@@ -348,48 +141,48 @@ static void get_region(struct dma_dev *dd, unsigned int index,
  */
 static void open_device(struct dma_dev *dd, const char *uuid)
 {
-	const __u32 rw = VFIO_REGION_INFO_FLAG_READ |
-			 VFIO_REGION_INFO_FLAG_WRITE;
+	struct sample_dev *d = &dd->dev;
 	struct vfio_device_info info;
 	__u32 id, version, features;
 	int err;
 
-	err = vfio_mdev_open(&dd->vm, uuid);
+	d->uuid = uuid;
+	err = vfio_mdev_open(&d->vm, uuid);
 	if (err)
-		fail("open", "%s: %s", dd->vm.failed, strerror(err));
+		fail("open", "%s: %s", d->vm.failed, strerror(err));
 
 	memset(&info, 0, sizeof(info));
 	info.argsz = sizeof(info);
-	if (ioctl(dd->vm.device, VFIO_DEVICE_GET_INFO, &info))
+	if (ioctl(d->vm.device, VFIO_DEVICE_GET_INFO, &info))
 		fail("open", "VFIO_DEVICE_GET_INFO: %s", strerror(errno));
 	/* The region and IRQ indexes used below are vfio-pci's. */
 	if (!(info.flags & VFIO_DEVICE_FLAGS_PCI))
 		fail("open", "not a PCI device");
 
-	get_region(dd, VFIO_PCI_CONFIG_REGION_INDEX, &dd->config, rw, "open");
-	get_region(dd, VFIO_PCI_BAR0_REGION_INDEX, &dd->bar0, rw, "open");
-	get_region(dd, VFIO_PCI_BAR2_REGION_INDEX, &dd->bar2, rw, "open");
+	get_region(d, VFIO_PCI_CONFIG_REGION_INDEX, &d->config, "open");
+	get_region(d, VFIO_PCI_BAR0_REGION_INDEX, &d->bar0, "open");
+	get_region(d, VFIO_PCI_BAR2_REGION_INDEX, &d->bar2, "open");
 
-	if (cfg_read16(dd, PCI_VENDOR_ID) != REFMDEV_PCI_VENDOR_ID ||
-	    cfg_read16(dd, PCI_DEVICE_ID) != REFMDEV_PCI_DEVICE_ID)
+	if (cfg_read16(d, PCI_VENDOR_ID) != REFMDEV_PCI_VENDOR_ID ||
+	    cfg_read16(d, PCI_DEVICE_ID) != REFMDEV_PCI_DEVICE_ID)
 		fail("open", "not a refmdev (PCI ID)");
-	id = reg_read32(dd, REFMDEV_REG_ID, "open");
+	id = reg_read32(d, REFMDEV_REG_ID, "open");
 	if (id != REFMDEV_ID_MAGIC)
 		fail("open", "REFMDEV_REG_ID is 0x%08x", id);
-	features = reg_read32(dd, REFMDEV_REG_FEATURES, "open");
+	features = reg_read32(d, REFMDEV_REG_FEATURES, "open");
 	if (!(features & REFMDEV_FEATURE_DMA))
 		fail("open", "no DMA engine in REFMDEV_REG_FEATURES");
-	version = reg_read32(dd, REFMDEV_REG_VERSION, "open");
+	version = reg_read32(d, REFMDEV_REG_VERSION, "open");
 
 	if (!(info.flags & VFIO_DEVICE_FLAGS_RESET))
 		fail("open", "VFIO_DEVICE_RESET not supported");
-	if (ioctl(dd->vm.device, VFIO_DEVICE_RESET))
+	if (ioctl(d->vm.device, VFIO_DEVICE_RESET))
 		fail("open", "VFIO_DEVICE_RESET: %s", strerror(errno));
 
-	printf("open: %s, IOMMU group %lu, ", uuid, dd->vm.group_id);
+	printf("open: %s, IOMMU group %lu, ", uuid, d->vm.group_id);
 	printf("refmdev %u.%u with a DMA engine, %llu KiB device memory\n",
 	       version >> 16, version & 0xffff,
-	       (unsigned long long)dd->bar2.size / 1024);
+	       (unsigned long long)d->bar2.size / 1024);
 }
 
 /*
@@ -401,15 +194,15 @@ static void open_device(struct dma_dev *dd, const char *uuid)
 static void setup_engine(struct dma_dev *dd)
 {
 	const char *step = "setup";
+	const struct sample_dev *d = &dd->dev;
 	long page = sysconf(_SC_PAGESIZE);
-	__u16 cmd;
 
 	if (page <= 0)
 		fail_errno(step, errno);
-	guest_buf_map(dd, &dd->ring_buf, RING_IOVA, (size_t)page, step);
-	guest_buf_map(dd, &dd->src, SRC_IOVA, COPY_LEN, step);
-	guest_buf_map(dd, &dd->dst, DST_IOVA, COPY_LEN, step);
-	dd->ring = dd->ring_buf.va;
+	dma_ring_map(d->vm.container, &dd->ring, RING_IOVA, (size_t)page,
+		     RING_ENTRIES, step);
+	guest_buf_map(d->vm.container, &dd->src, SRC_IOVA, COPY_LEN, step);
+	guest_buf_map(d->vm.container, &dd->dst, DST_IOVA, COPY_LEN, step);
 
 	/*
 	 * Errors are enabled along with completions: a driver that sleeps
@@ -420,59 +213,20 @@ static void setup_engine(struct dma_dev *dd)
 	if (dd->efd < 0)
 		fail_errno(step, errno);
 	set_msi(dd, dd->efd, step);
-	reg_write32(dd, REFMDEV_REG_INT_MASK,
+	reg_write32(d, REFMDEV_REG_INT_MASK,
 		    REFMDEV_INT_DMA_DONE | REFMDEV_INT_DMA_ERROR, step);
 
 	/* Keep the other command bits as they are; read-modify-write. */
-	cmd = cfg_read16(dd, PCI_COMMAND);
-	cfg_write16(dd, PCI_COMMAND,
-		    cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	cmd_update(d, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 0);
 
 	/* The ring registers take writes only while the engine is off. */
-	reg_write32(dd, REFMDEV_REG_DMA_CONTROL, 0, step);
-	reg_write64(dd, REFMDEV_REG_DMA_RING_BASE, RING_IOVA, step);
-	reg_write32(dd, REFMDEV_REG_DMA_RING_SIZE, RING_ENTRIES, step);
-	reg_write32(dd, REFMDEV_REG_DMA_CONTROL, REFMDEV_DMA_CTRL_ENABLE, step);
-	/* Writing the ring registers reset HEAD and TAIL to 0. */
-	dd->tail = 0;
+	dma_ring_start(d, &dd->ring, step);
 
 	printf("%s: ring of %u descriptors at IOVA 0x%llx, ", step,
 	       RING_ENTRIES, RING_IOVA);
 	printf("%u MiB source at 0x%llx, %u MiB destination at 0x%llx, ",
 	       COPY_LEN / MIB, SRC_IOVA, COPY_LEN / MIB, DST_IOVA);
 	printf("MSI on an eventfd\n");
-}
-
-/*
- * Write a descriptor into the next ring slot. The status goes to 0 so
- * that the device's answer, never 0, can be told from the slot's last
- * use. The ring is never full here: each descriptor is waited for.
- */
-static struct refmdev_dma_desc *dma_post(struct dma_dev *dd, __u64 src,
-					 __u64 dst, __u32 len, __u32 flags)
-{
-	struct refmdev_dma_desc *desc = &dd->ring[dd->tail % RING_ENTRIES];
-
-	desc->src = htole64(src);
-	desc->dst = htole64(dst);
-	desc->len = htole32(len);
-	desc->flags = htole32(flags);
-	desc->reserved = 0;
-	desc->status = 0;
-	dd->tail++;
-	return desc;
-}
-
-/*
- * Moving TAIL hands the descriptors before it to the device. They must
- * be in memory first: the fence is the wmb() a kernel driver would have
- * before its MMIO doorbell. (pwrite() is a system call, which orders
- * anyway, but the fence states the requirement.)
- */
-static void dma_doorbell(struct dma_dev *dd, const char *step)
-{
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	reg_write32(dd, REFMDEV_REG_DMA_TAIL, dd->tail, step);
 }
 
 static double seconds_between(const struct timespec *a,
@@ -516,9 +270,9 @@ static __u32 dma_wait(struct dma_dev *dd, struct refmdev_dma_desc *desc,
 		if (!ret)
 			fail(step, "no interrupt in %d s (HEAD %u, TAIL %u, DMA_STATUS 0x%x)",
 			     DMA_TIMEOUT_MS / 1000,
-			     reg_read32(dd, REFMDEV_REG_DMA_HEAD, step),
-			     dd->tail,
-			     reg_read32(dd, REFMDEV_REG_DMA_STATUS, step));
+			     reg_read32(&dd->dev, REFMDEV_REG_DMA_HEAD, step),
+			     dd->ring.tail,
+			     reg_read32(&dd->dev, REFMDEV_REG_DMA_STATUS, step));
 	}
 	if (when)
 		clock_gettime(CLOCK_MONOTONIC, when);
@@ -535,13 +289,13 @@ static __u32 dma_wait(struct dma_dev *dd, struct refmdev_dma_desc *desc,
 	 * non-empty. Clearing what is set (INT_STATUS is write-1-to-clear)
 	 * makes the set empty again, so that the next completion is an edge.
 	 */
-	ints = reg_read32(dd, REFMDEV_REG_INT_STATUS, step);
-	reg_write32(dd, REFMDEV_REG_INT_STATUS, ints, step);
+	ints = reg_read32(&dd->dev, REFMDEV_REG_INT_STATUS, step);
+	reg_write32(&dd->dev, REFMDEV_REG_INT_STATUS, ints, step);
 	if (sources)
 		*sources = ints;
 
 	/* A ring-level problem halts the engine and consumes nothing. */
-	engine = reg_read32(dd, REFMDEV_REG_DMA_STATUS, step);
+	engine = reg_read32(&dd->dev, REFMDEV_REG_DMA_STATUS, step);
 	if (engine & REFMDEV_DMA_STATUS_HALTED)
 		fail(step, "engine halted, reason %u",
 		     REFMDEV_DMA_STATUS_REASON(engine));
@@ -602,10 +356,10 @@ static void copy_guest(struct dma_dev *dd)
 	fill_random(dd->src.va, COPY_LEN, 0x9e3779b97f4a7c15ull);
 	memset(dd->dst.va, GUARD, COPY_LEN);
 
-	desc = dma_post(dd, SRC_IOVA, DST_IOVA, COPY_LEN,
-			REFMDEV_DMA_OP_COPY | REFMDEV_DMA_F_IRQ);
+	desc = dma_ring_post(&dd->ring, SRC_IOVA, DST_IOVA, COPY_LEN,
+			     REFMDEV_DMA_OP_COPY | REFMDEV_DMA_F_IRQ);
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	dma_doorbell(dd, step);
+	dma_ring_doorbell(&dd->dev, &dd->ring, step);
 	status = dma_wait(dd, desc, &end, &sources, step);
 	expect_ok(status, sources, step);
 	check_bytes(dd->dst.va, dd->src.va, COPY_LEN, step);
@@ -629,9 +383,9 @@ static void fill_guest(struct dma_dev *dd)
 
 	/* One guard byte past the end shows a fill that went too far. */
 	memset(dst, GUARD, FILL_LEN + 1);
-	desc = dma_post(dd, FILL_PATTERN, DST_IOVA, FILL_LEN,
-			REFMDEV_DMA_OP_FILL | REFMDEV_DMA_F_IRQ);
-	dma_doorbell(dd, step);
+	desc = dma_ring_post(&dd->ring, FILL_PATTERN, DST_IOVA, FILL_LEN,
+			     REFMDEV_DMA_OP_FILL | REFMDEV_DMA_F_IRQ);
+	dma_ring_doorbell(&dd->dev, &dd->ring, step);
 	status = dma_wait(dd, desc, NULL, &sources, step);
 	expect_ok(status, sources, step);
 
@@ -653,22 +407,23 @@ static void copy_to_devmem(struct dma_dev *dd)
 	__u32 status, sources;
 	__u8 *readback;
 
-	if (dd->bar2.size < DEVMEM_LEN)
+	if (dd->dev.bar2.size < DEVMEM_LEN)
 		fail(step, "BAR2 holds only %llu bytes",
-		     (unsigned long long)dd->bar2.size);
+		     (unsigned long long)dd->dev.bar2.size);
 	readback = malloc(DEVMEM_LEN);
 	if (!readback)
 		fail_errno(step, ENOMEM);
 
 	/* The source still holds step 1's pattern; BAR2 is zero after reset. */
-	desc = dma_post(dd, SRC_IOVA, 0, DEVMEM_LEN,
-			REFMDEV_DMA_OP_COPY | REFMDEV_DMA_F_DST_DEVMEM |
-			REFMDEV_DMA_F_IRQ);
-	dma_doorbell(dd, step);
+	desc = dma_ring_post(&dd->ring, SRC_IOVA, 0, DEVMEM_LEN,
+			     REFMDEV_DMA_OP_COPY | REFMDEV_DMA_F_DST_DEVMEM |
+			     REFMDEV_DMA_F_IRQ);
+	dma_ring_doorbell(&dd->dev, &dd->ring, step);
 	status = dma_wait(dd, desc, NULL, &sources, step);
 	expect_ok(status, sources, step);
 
-	region_read(dd, &dd->bar2, 0, readback, DEVMEM_LEN, step);
+	region_read_or_fail(&dd->dev, &dd->dev.bar2, 0, readback, DEVMEM_LEN,
+			    step);
 	check_bytes(readback, dd->src.va, DEVMEM_LEN, step);
 	free(readback);
 	printf("%s: OK, %u bytes read back through BAR2 and checked\n", step,
@@ -690,10 +445,10 @@ static void copy_past_mapping(struct dma_dev *dd)
 	__u32 status, sources;
 
 	memset(tail, GUARD, inside);
-	desc = dma_post(dd, SRC_IOVA, DST_IOVA + COPY_LEN - inside,
-			inside + OVERRUN,
-			REFMDEV_DMA_OP_COPY | REFMDEV_DMA_F_IRQ);
-	dma_doorbell(dd, step);
+	desc = dma_ring_post(&dd->ring, SRC_IOVA, DST_IOVA + COPY_LEN - inside,
+			     inside + OVERRUN,
+			     REFMDEV_DMA_OP_COPY | REFMDEV_DMA_F_IRQ);
+	dma_ring_doorbell(&dd->dev, &dd->ring, step);
 	status = dma_wait(dd, desc, NULL, &sources, step);
 
 	if (status != REFMDEV_DMA_ST_UNMAPPED)
@@ -715,25 +470,23 @@ static void copy_past_mapping(struct dma_dev *dd)
 static void teardown_engine(struct dma_dev *dd)
 {
 	const char *step = "teardown";
-	__u16 cmd;
+	struct sample_dev *d = &dd->dev;
 	int err;
 
-	reg_write32(dd, REFMDEV_REG_DMA_CONTROL, 0, step);
-	reg_write32(dd, REFMDEV_REG_INT_MASK, 0, step);
+	reg_write32(d, REFMDEV_REG_DMA_CONTROL, 0, step);
+	reg_write32(d, REFMDEV_REG_INT_MASK, 0, step);
 	set_msi(dd, -1, step);
-	cmd = cfg_read16(dd, PCI_COMMAND);
-	cfg_write16(dd, PCI_COMMAND, cmd & ~PCI_COMMAND_MASTER);
+	cmd_update(d, 0, PCI_COMMAND_MASTER);
 
-	guest_buf_unmap(dd, &dd->dst, step);
-	guest_buf_unmap(dd, &dd->src, step);
-	guest_buf_unmap(dd, &dd->ring_buf, step);
-	dd->ring = NULL;
+	guest_buf_unmap(d->vm.container, &dd->dst, step);
+	guest_buf_unmap(d->vm.container, &dd->src, step);
+	dma_ring_unmap(d->vm.container, &dd->ring, step);
 
 	if (close(dd->efd))
 		fail_errno(step, errno);
-	err = vfio_mdev_close(&dd->vm);
+	err = vfio_mdev_close(&d->vm);
 	if (err)
-		fail(step, "%s: %s", dd->vm.failed, strerror(err));
+		fail(step, "%s: %s", d->vm.failed, strerror(err));
 	printf("%s: engine, MSI and bus mastering off, 3 mappings unmapped, device closed\n",
 	       step);
 }

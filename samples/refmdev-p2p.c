@@ -25,6 +25,9 @@
  *      mmap mapped into B's container with VFIO_IOMMU_MAP_DMA, where
  *      B's engine pins it like any guest memory.
  *
+ * Register access, guest memory and B's descriptor ring are shared with
+ * refmdev-dma: samples/lib/device_io.c, guest_mem.c and dma_ring.c.
+ *
  * Usage: refmdev-p2p UUID_A UUID_B
  *
  * Both UUIDs name existing refmdevs, /sys/bus/mdev/devices/UUID; A
@@ -37,14 +40,10 @@
 
 #include <ctype.h>
 #include <endian.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -57,7 +56,10 @@
 #include <linux/types.h>
 #include <linux/vfio.h>
 
-#include "vfio_open.h"
+#include "device_io.h"
+#include "dma_ring.h"
+#include "fail.h"
+#include "guest_mem.h"
 
 #define KIB			1024u
 #define MIB			(1024u * 1024u)
@@ -88,38 +90,11 @@
 /* How many bytes of a transfer to print. */
 #define SHOW_LEN		32
 
-#define fail(step, fmt, ...)						\
-	do {								\
-		fflush(stdout);						\
-		fprintf(stderr, "refmdev-p2p: %s: " fmt "\n", step,	\
-			##__VA_ARGS__);					\
-		exit(EXIT_FAILURE);					\
-	} while (0)
-
-#define fail_errno(step, err)	fail(step, "%s", strerror(err))
-
-struct dev {
-	const char *name;		/* "A" or "B", for messages */
-	const char *uuid;
-	struct vfio_mdev vm;
-	struct vfio_region_info config;
-	struct vfio_region_info bar0;
-	struct vfio_region_info bar2;
-};
-
-/* Page-aligned user memory, mapped for B at @iova. */
-struct guest_buf {
-	void *va;
-	__u64 iova;
-	size_t size;
-};
-
 struct p2p {
-	struct dev a, b;
+	struct sample_dev a, b;
 	/* B's engine and its guest memory. */
-	struct guest_buf ring_buf, src, dst;
-	struct refmdev_dma_desc *ring;
-	__u32 tail;
+	struct dma_ring ring;
+	struct guest_buf src, dst;
 	/* The export: [bar_off, bar_off + size) of A's BAR2. */
 	int dmabuf;
 	__u64 bar_off;
@@ -142,126 +117,11 @@ static double mib_per_s(size_t len, __u64 ns)
 }
 
 /*
- * Region access at the offset VFIO_DEVICE_GET_REGION_INFO reported.
- * Returns 0 or an errno: with decode off, reading BAR2 fails with EIO,
- * and step 3 wants to show that rather than stop.
- */
-static int region_read(const struct dev *d, const struct vfio_region_info *r,
-		       __u64 off, void *buf, size_t len)
-{
-	__u8 *p = buf;
-	ssize_t ret;
-
-	while (len) {
-		ret = pread(d->vm.device, p, len, (off_t)(r->offset + off));
-		if (ret < 0)
-			return errno;
-		/* The region ends before the BAR does: a driver bug. */
-		if (!ret)
-			fail("region read", "%s's region %u ends at 0x%llx",
-			     d->name, r->index, (unsigned long long)off);
-		p += ret;
-		off += ret;
-		len -= ret;
-	}
-	return 0;
-}
-
-static void region_read_or_fail(const struct dev *d,
-				const struct vfio_region_info *r, __u64 off,
-				void *buf, size_t len, const char *step)
-{
-	int err = region_read(d, r, off, buf, len);
-
-	if (err)
-		fail(step, "read of %s's region %u at 0x%llx: %s", d->name,
-		     r->index, (unsigned long long)off, strerror(err));
-}
-
-static void region_write(const struct dev *d, const struct vfio_region_info *r,
-			 __u64 off, const void *buf, size_t len,
-			 const char *step)
-{
-	ssize_t ret = pwrite(d->vm.device, buf, len, (off_t)(r->offset + off));
-
-	if (ret < 0)
-		fail(step, "write of %s's region %u at 0x%llx: %s", d->name,
-		     r->index, (unsigned long long)off, strerror(errno));
-	if ((size_t)ret != len)
-		fail(step, "short write of %zd bytes to %s", ret, d->name);
-}
-
-/* Config space and registers are little-endian, whatever the host is. */
-static __u16 cfg_read16(const struct dev *d, unsigned int off)
-{
-	__le16 val;
-
-	region_read_or_fail(d, &d->config, off, &val, sizeof(val),
-			    "config space read");
-	return le16toh(val);
-}
-
-static void cfg_write16(const struct dev *d, unsigned int off, __u16 val)
-{
-	__le16 raw = htole16(val);
-
-	region_write(d, &d->config, off, &raw, sizeof(raw),
-		     "config space write");
-}
-
-static __u32 reg_read32(const struct dev *d, unsigned int reg,
-			const char *step)
-{
-	__le32 val;
-
-	region_read_or_fail(d, &d->bar0, reg, &val, sizeof(val), step);
-	return le32toh(val);
-}
-
-static void reg_write32(const struct dev *d, unsigned int reg, __u32 val,
-			const char *step)
-{
-	__le32 raw = htole32(val);
-
-	region_write(d, &d->bar0, reg, &raw, sizeof(raw), step);
-}
-
-static void reg_write64(const struct dev *d, unsigned int reg, __u64 val,
-			const char *step)
-{
-	__le64 raw = htole64(val);
-
-	region_write(d, &d->bar0, reg, &raw, sizeof(raw), step);
-}
-
-/* Set or clear @bits in the command register, keeping the others. */
-static void cmd_update(const struct dev *d, __u16 set, __u16 clear)
-{
-	__u16 cmd = cfg_read16(d, PCI_COMMAND);
-
-	cfg_write16(d, PCI_COMMAND, (cmd & ~clear) | set);
-}
-
-static void get_region(struct dev *d, unsigned int index,
-		       struct vfio_region_info *info, const char *step)
-{
-	const __u32 rw = VFIO_REGION_INFO_FLAG_READ |
-			 VFIO_REGION_INFO_FLAG_WRITE;
-	int err = vfio_mdev_region_info(&d->vm, index, info);
-
-	if (err)
-		fail(step, "%s: VFIO_DEVICE_GET_REGION_INFO(%u): %s", d->name,
-		     index, strerror(err));
-	if (!info->size || (info->flags & rw) != rw)
-		fail(step, "%s: region %u missing or not read/write", d->name,
-		     index);
-}
-
-/*
  * Open a refmdev with P2P support and reset it, so that nothing an
  * earlier user left (an enabled engine, old memory contents) shows up.
  */
-static void open_device(struct dev *d, const char *name, const char *uuid)
+static void open_device(struct sample_dev *d, const char *name,
+			const char *uuid)
 {
 	const char *step = "open";
 	struct vfio_device_info info;
@@ -304,60 +164,6 @@ static void open_device(struct dev *d, const char *name, const char *uuid)
 }
 
 /*
- * Guest memory for B. The buffer must stay mapped at the same address
- * for as long as its IOVA mapping exists: B's engine pins it through
- * this process's page tables, one descriptor at a time.
- */
-static void guest_map(struct p2p *p, struct guest_buf *buf, __u64 iova,
-		      size_t size, const char *step)
-{
-	struct vfio_iommu_type1_dma_map map;
-
-	buf->va = mmap(NULL, size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (buf->va == MAP_FAILED)
-		fail_errno(step, errno);
-	buf->iova = iova;
-	buf->size = size;
-	memset(&map, 0, sizeof(map));
-	map.argsz = sizeof(map);
-	map.flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE;
-	map.vaddr = (__u64)(unsigned long)buf->va;
-	map.iova = iova;
-	map.size = size;
-	if (ioctl(p->b.vm.container, VFIO_IOMMU_MAP_DMA, &map))
-		fail(step, "VFIO_IOMMU_MAP_DMA at 0x%llx: %s",
-		     (unsigned long long)iova, strerror(errno));
-}
-
-static void iova_unmap(struct p2p *p, __u64 iova, size_t size,
-		       const char *step)
-{
-	struct vfio_iommu_type1_dma_unmap unmap;
-
-	memset(&unmap, 0, sizeof(unmap));
-	unmap.argsz = sizeof(unmap);
-	unmap.iova = iova;
-	unmap.size = size;
-	if (ioctl(p->b.vm.container, VFIO_IOMMU_UNMAP_DMA, &unmap))
-		fail(step, "VFIO_IOMMU_UNMAP_DMA at 0x%llx: %s",
-		     (unsigned long long)iova, strerror(errno));
-	if (unmap.size != size)
-		fail(step, "VFIO_IOMMU_UNMAP_DMA at 0x%llx unmapped %llu of %zu bytes",
-		     (unsigned long long)iova,
-		     (unsigned long long)unmap.size, size);
-}
-
-static void guest_unmap(struct p2p *p, struct guest_buf *buf,
-			const char *step)
-{
-	iova_unmap(p, buf->iova, buf->size, step);
-	if (munmap(buf->va, buf->size))
-		fail_errno(step, errno);
-	buf->va = NULL;
-}
-
-/*
  * B's engine: ring and guest memory mapped before the device hears of
  * them, bus mastering on before the engine is enabled. Completion is
  * seen by polling the descriptor's status; refmdev-dma shows MSI.
@@ -365,44 +171,20 @@ static void guest_unmap(struct p2p *p, struct guest_buf *buf,
 static void setup_engine(struct p2p *p)
 {
 	const char *step = "setup";
-	const struct dev *b = &p->b;
+	const struct sample_dev *b = &p->b;
 
-	guest_map(p, &p->ring_buf, RING_IOVA, 4096, step);
-	guest_map(p, &p->src, SRC_IOVA, GUEST_LEN, step);
-	guest_map(p, &p->dst, DST_IOVA, GUEST_LEN, step);
-	p->ring = p->ring_buf.va;
+	dma_ring_map(b->vm.container, &p->ring, RING_IOVA, 4096, RING_ENTRIES,
+		     step);
+	guest_buf_map(b->vm.container, &p->src, SRC_IOVA, GUEST_LEN, step);
+	guest_buf_map(b->vm.container, &p->dst, DST_IOVA, GUEST_LEN, step);
 
 	cmd_update(b, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 0);
-	reg_write32(b, REFMDEV_REG_DMA_CONTROL, 0, step);
-	reg_write64(b, REFMDEV_REG_DMA_RING_BASE, RING_IOVA, step);
-	reg_write32(b, REFMDEV_REG_DMA_RING_SIZE, RING_ENTRIES, step);
-	reg_write32(b, REFMDEV_REG_DMA_CONTROL, REFMDEV_DMA_CTRL_ENABLE, step);
-	p->tail = 0;	/* writing the ring registers reset HEAD and TAIL */
+	dma_ring_start(b, &p->ring, step);
 
 	/* A only needs to decode memory: its own engine stays idle. */
 	cmd_update(&p->a, PCI_COMMAND_MEMORY, 0);
 	printf("%s: B's engine: ring at IOVA 0x%llx, %u KiB of guest memory at 0x%llx and 0x%llx\n",
 	       step, RING_IOVA, GUEST_LEN / KIB, SRC_IOVA, DST_IOVA);
-}
-
-static const char *dma_status_name(__u32 status)
-{
-	switch (status) {
-	case REFMDEV_DMA_ST_OK:
-		return "OK";
-	case REFMDEV_DMA_ST_UNMAPPED:
-		return "UNMAPPED";
-	case REFMDEV_DMA_ST_FAULT:
-		return "FAULT";
-	case REFMDEV_DMA_ST_PEER_REVOKED:
-		return "PEER_REVOKED";
-	case REFMDEV_DMA_ST_PEER_RANGE:
-		return "PEER_RANGE";
-	case REFMDEV_DMA_ST_PEER_FAULT:
-		return "PEER_FAULT";
-	default:
-		return "unexpected";
-	}
 }
 
 /*
@@ -412,22 +194,13 @@ static const char *dma_status_name(__u32 status)
 static __u32 dma_run(struct p2p *p, __u64 src, __u64 dst, __u32 len,
 		     __u64 *ns, const char *step)
 {
-	struct refmdev_dma_desc *desc = &p->ring[p->tail % RING_ENTRIES];
+	struct refmdev_dma_desc *desc;
 	__u64 start, deadline;
 	__u32 status;
 
-	desc->src = htole64(src);
-	desc->dst = htole64(dst);
-	desc->len = htole32(len);
-	desc->flags = htole32(REFMDEV_DMA_OP_COPY);
-	desc->reserved = 0;
-	desc->status = 0;
-	p->tail++;
-
-	/* The descriptor is in memory before TAIL hands it over. */
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	desc = dma_ring_post(&p->ring, src, dst, len, REFMDEV_DMA_OP_COPY);
 	start = now_ns();
-	reg_write32(&p->b, REFMDEV_REG_DMA_TAIL, p->tail, step);
+	dma_ring_doorbell(&p->b, &p->ring, step);
 	deadline = start + DMA_TIMEOUT_NS;
 	/* The device writes the status after the data: read it first. */
 	while (!(status = le32toh(__atomic_load_n(&desc->status,
@@ -905,7 +678,7 @@ static void type1_path(struct p2p *p)
 	show_bytes(step, "A's BAR2, device fd mmap:", mem);
 	check_bytes(mem, p->src.va, len, "A's BAR2 mmap", step);
 
-	iova_unmap(p, TYPE1_IOVA, bar, step);
+	iova_unmap(p->b.vm.container, TYPE1_IOVA, bar, step);
 	if (munmap(mem, bar))
 		fail_errno(step, errno);
 }
@@ -926,9 +699,9 @@ static void teardown(struct p2p *p)
 
 	reg_write32(&p->b, REFMDEV_REG_DMA_CONTROL, 0, step);
 	cmd_update(&p->b, 0, PCI_COMMAND_MASTER);
-	guest_unmap(p, &p->dst, step);
-	guest_unmap(p, &p->src, step);
-	guest_unmap(p, &p->ring_buf, step);
+	guest_buf_unmap(p->b.vm.container, &p->dst, step);
+	guest_buf_unmap(p->b.vm.container, &p->src, step);
+	dma_ring_unmap(p->b.vm.container, &p->ring, step);
 	err = vfio_mdev_close(&p->b.vm);
 	if (!err)
 		err = vfio_mdev_close(&p->a.vm);

@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # build-debug-kernel.sh - build the debug kernel (KASAN, lockdep, kmemleak,
-# ...) from Debian's linux-source-6.12 with kernel-config/debug.config on
-# top of tinyconfig, and print its directory. The result is cached outside
-# git, keyed by source version, config fragment and compiler, so a second
+# ...) from Debian's linux-source-6.12 with the fragment
+# selftests/debug-kernel/debug.config on top of tinyconfig, and print its
+# directory. The result is cached outside git, keyed by source version,
+# config fragment (its content, not its path) and compiler, so a second
 # run reuses it. The directory has the same layout fetch-kernel.sh gives
 # (vmlinuz, release, root/lib/modules/<release>, build), so the VM runner
 # and module build use either kernel the same way.
@@ -14,7 +15,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 export CACHE
 
 src=$("$top/scripts/fetch-source.sh" 6.12)
-fragment="$top/kernel-config/debug.config"
+fragment="$top/selftests/debug-kernel/debug.config"
 key=$( (basename "$(dirname "$src")"; cat "$fragment"; gcc --version | head -n1) |
 	sha256sum | cut -c1-16)
 dir="$CACHE/debug-kernel/$key"

@@ -12,8 +12,9 @@
 #   refmdev-dma     the sample VFIO driver, to show the mdevs still work
 #                   after the nested QEMU was killed
 #
-# The test program and refmdev-dma come from $BUILD/samples (make
-# userspace). QEMU itself is put into the VM by vm-run.sh -q.
+# The test program (selftests/nested/refmdev-guest-test.c) and refmdev-dma
+# come from $BUILD/nested and $BUILD/samples (make userspace). QEMU itself
+# is put into the VM by vm-run.sh -q.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$top/build}
@@ -38,7 +39,7 @@ cp /bin/busybox "$stage/bin/"
 cp "$top/selftests/nested/init.sh" "$stage/init"
 chmod +x "$stage/init"
 cp "$ko" "$stage/refmdev_guest.ko"
-cp "$build/samples/refmdev-guest-test" "$stage/"
+cp "$build/nested/refmdev-guest-test" "$stage/"
 # The guest has only what is in this initramfs: a module the driver comes
 # to depend on would need adding here (and loading in init.sh).
 deps=$(modinfo -F depends "$ko")

@@ -14,8 +14,8 @@ if ! src=$("$top/scripts/fetch-source.sh" 2>/dev/null); then
 fi
 cd "$top" || exit 1
 files=$(git ls-files -- 'mdev/*.[ch]' 'p2p/*.[ch]' 'include/*.h' \
-	'selftests/*.[ch]' 'samples/*.[ch]' 'bench/*.[ch]' 2>/dev/null)
-[ -n "$files" ] || files=$(find mdev p2p include selftests samples bench -name '*.[ch]' | sort)
+	'selftests/*.[ch]' 'samples/*.[ch]' 2>/dev/null)
+[ -n "$files" ] || files=$(find mdev p2p include selftests samples -name '*.[ch]' | sort)
 # shellcheck disable=SC2086
 perl "$src/scripts/checkpatch.pl" --strict --no-tree --terse --show-types \
 	--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG \

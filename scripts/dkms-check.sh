@@ -23,7 +23,11 @@ version=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$top/dkms.conf")
 rm -rf "$out/src" "$out/dkms" "$out/install"
 src="$out/src/refmdev-$version"
 mkdir -p "$src" "$out/dkms" "$out/install/$release"
-cp -a "$top/dkms.conf" "$top/Kbuild" "$top/mdev" "$top/p2p" "$top/include" "$src/"
+# Only the module's sources, not the checkout: no build/, and no objects
+# an in-tree `make` left in mdev/ or p2p/.
+(cd "$top" && find dkms.conf Kbuild mdev p2p include -type f \
+	\( -name '*.[ch]' -o -name Kbuild -o -name dkms.conf \) -print0 |
+	xargs -0 cp --parents -t "$src/")
 
 dkms_run()
 {

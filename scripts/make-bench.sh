@@ -24,6 +24,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 export CACHE
 
 build="${BUILD:-$top/build}"
+# Built by `make userspace` from selftests/bench/dma_bench.c.
 bench_bin="$build/bench/dma_bench"
 result="$top/bench.json"
 [ "$(realpath -m "$build")" = "$(realpath -m "$top/build")" ] ||

@@ -39,7 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../selftests/importer/refmdev_test_importer.h"
+#include "../importer/refmdev_test_importer.h"
 #include "dma_util.h"
 #include "ktap.h"
 #include "p2p_util.h"
