@@ -128,6 +128,7 @@ static int refmdev_export_get_pages(struct p2p_exporter *exp,
 				    const struct vfio_region_dma_range *ranges,
 				    u32 nr_ranges, struct page **pages)
 {
+	lockdep_assert_held(&exp->lock);
 	return refmdev_devmem_get_ranges(exp_to_refmdev(exp), ranges,
 					 nr_ranges, pages);
 }

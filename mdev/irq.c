@@ -192,6 +192,8 @@ static int refmdev_irq_set_msi(struct refmdev *rd, struct vfio_irq_set *hdr,
 {
 	struct refmdev_irqs *irqs = &rd->irqs;
 
+	if (WARN_ON_ONCE(!(hdr->flags & VFIO_IRQ_SET_ACTION_TRIGGER)))
+		return -EINVAL;
 	if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD)
 		return refmdev_irq_set_mode_trigger(rd, REFMDEV_IRQ_MSI,
 						    &irqs->msi_trigger,
@@ -368,6 +370,12 @@ long refmdev_irq_set(struct refmdev *rd, unsigned long arg)
 	if (old)
 		eventfd_ctx_put(old);
 out_gate:
+	/*
+	 * Only calls under irq_gate enable the unmask eventfd or change the
+	 * mode; the virqfd code may clear the pointer at any time, never set it.
+	 */
+	WARN_ON_ONCE(data_race(rd->irqs.intx_unmask) &&
+		     READ_ONCE(rd->irqs.mode) != REFMDEV_IRQ_INTX);
 	mutex_unlock(&rd->irq_gate);
 	kfree(data);
 	return ret;
