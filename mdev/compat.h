@@ -5,6 +5,8 @@
  * headers for each difference (see REFMDEV_HAVE_* in Kbuild), which also
  * catches backports that a version number would miss; the differences
  * live here so the rest of the driver reads like code for one kernel.
+ * The ones the P2P core needs too are in p2p/p2p_compat.h, which the
+ * core owns: mdev/ may include p2p/, never the reverse.
  */
 #ifndef REFMDEV_COMPAT_H
 #define REFMDEV_COMPAT_H
@@ -15,6 +17,7 @@
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/vfio.h>
+#include "../p2p/p2p_compat.h"
 
 #ifdef REFMDEV_HAVE_LINUX_UNALIGNED_H
 #include <linux/unaligned.h>
@@ -32,35 +35,11 @@ static inline void refmdev_eventfd_signal(struct eventfd_ctx *ctx)
 #endif
 }
 
-/* vm_flags became write-protected behind vm_flags_set() in 6.3. */
-static inline void refmdev_vm_flags_set(struct vm_area_struct *vma,
-					vm_flags_t flags)
-{
-#ifdef REFMDEV_HAVE_VM_FLAGS_SET
-	vm_flags_set(vma, flags);
-#else
-	vma->vm_flags |= flags;
-#endif
-}
-
 /* Before 6.2 the driver's .release had to free the vfio_device itself. */
 static inline void refmdev_vfio_free_device(struct vfio_device *vdev)
 {
 #ifdef REFMDEV_HAVE_VFIO_FREE_DEVICE
 	vfio_free_device(vdev);
-#endif
-}
-
-/*
- * A reference on a file unless its last one is already gone: 6.7 named it
- * get_file_active(); before, get_file_rcu() was the same increment.
- */
-static inline struct file *refmdev_get_file_active(struct file **f)
-{
-#ifdef REFMDEV_HAVE_GET_FILE_ACTIVE
-	return get_file_active(f);
-#else
-	return get_file_rcu(*f) ? *f : NULL;
 #endif
 }
 
@@ -73,26 +52,5 @@ static inline struct class *refmdev_class_create(const char *name)
 	return class_create(name);
 #endif
 }
-
-/*
- * dma-buf: 6.13 made symbol namespaces strings; 7.x renamed move_notify to
- * invalidate_mappings and added dma_buf_attach_revocable(), the test for
- * an importer that can give its mappings back on request.
- */
-#ifdef REFMDEV_HAVE_MODULE_IMPORT_NS_TOKEN
-#define REFMDEV_IMPORT_DMA_BUF_NS()	MODULE_IMPORT_NS(DMA_BUF)
-#else
-#define REFMDEV_IMPORT_DMA_BUF_NS()	MODULE_IMPORT_NS("DMA_BUF")
-#endif
-
-#ifdef REFMDEV_HAVE_DMA_BUF_INVALIDATE_MAPPINGS
-#define REFMDEV_DMA_BUF_NOTIFY_OP	invalidate_mappings
-#define refmdev_dma_buf_notify		dma_buf_invalidate_mappings
-#define refmdev_attach_is_revocable	dma_buf_attach_revocable
-#else
-#define REFMDEV_DMA_BUF_NOTIFY_OP	move_notify
-#define refmdev_dma_buf_notify		dma_buf_move_notify
-#define refmdev_attach_is_revocable	dma_buf_attachment_is_dynamic
-#endif
 
 #endif /* REFMDEV_COMPAT_H */

@@ -127,12 +127,10 @@ static void config_init_exp(struct refmdev *rd)
 	cfg_set16(w, cap + PCI_EXP_DEVCTL, REFMDEV_DEVCTL_WMASK);
 }
 
-/*
- * Power-on state: command register zero, so memory decoding is off.
- * Caller holds rd->lock or owns rd exclusively (probe).
- */
+/* Power-on state: command register zero, so memory decoding is off. */
 void refmdev_config_init(struct refmdev *rd)
 {
+	lockdep_assert_held(&rd->lock);
 	memset(rd->config, 0, sizeof(rd->config));
 	memset(rd->config_wmask, 0, sizeof(rd->config_wmask));
 	config_init_header(rd);
@@ -161,19 +159,20 @@ static u32 config_read(struct refmdev *rd, unsigned int off, unsigned int len)
 }
 
 /*
- * Returns 0, or requests (REFMDEV_RESET_FLR, or REFMDEV_DMA_FENCE and
- * REFMDEV_EXPORT_SYNC) for the caller to carry out once it has dropped
- * rd->lock.
+ * Returns the requests (enum refmdev_request: REFMDEV_REQ_RESET_FLR, or
+ * REFMDEV_REQ_DMA_FENCE and REFMDEV_REQ_EXPORT_SYNC) for the caller to
+ * carry out once it has dropped rd->lock; a write cannot fail.
  */
-static int config_write(struct refmdev *rd, unsigned int off,
-			unsigned int len, u32 val)
+static unsigned int config_write(struct refmdev *rd, unsigned int off,
+				 unsigned int len, u32 val)
 {
 	u16 old_cmd = refmdev_config_command(rd), new_cmd;
 	unsigned int devctl = REFMDEV_CFG_EXP_CAP + PCI_EXP_DEVCTL;
+	unsigned int requests = 0;
 	bool flr = false;
 	unsigned int i;
-	int requests = 0;
 
+	lockdep_assert_held(&rd->lock);
 	for (i = 0; i < len; i++) {
 		unsigned int pos = off + i;
 		u8 byte = val >> (8 * i);
@@ -188,17 +187,17 @@ static int config_write(struct refmdev *rd, unsigned int off,
 	}
 
 	if (flr)
-		return REFMDEV_RESET_FLR;
+		return REFMDEV_REQ_RESET_FLR;
 
 	new_cmd = refmdev_config_command(rd);
 	if ((old_cmd ^ new_cmd) & PCI_COMMAND_MEMORY) {
 		refmdev_devmem_set_decode(rd, new_cmd & PCI_COMMAND_MEMORY);
-		requests |= REFMDEV_EXPORT_SYNC;
+		requests |= REFMDEV_REQ_EXPORT_SYNC;
 	}
 	if ((old_cmd ^ new_cmd) & PCI_COMMAND_INTX_DISABLE)
 		refmdev_irq_update(rd);
 	if (old_cmd & ~new_cmd & PCI_COMMAND_MASTER)
-		requests |= REFMDEV_DMA_FENCE;
+		requests |= REFMDEV_REQ_DMA_FENCE;
 	return requests;
 }
 
@@ -222,6 +221,7 @@ void refmdev_config_set_command(struct refmdev *rd, u16 cmd)
 ssize_t refmdev_config_rw(struct refmdev *rd, char __user *buf,
 			  size_t count, loff_t pos, bool write)
 {
+	unsigned int requests;
 	size_t done = 0;
 	int ret = 0;
 
@@ -249,10 +249,10 @@ ssize_t refmdev_config_rw(struct refmdev *rd, char __user *buf,
 				break;
 			}
 			mutex_lock(&rd->lock);
-			ret = config_write(rd, off, len, le32_to_cpu(data));
+			requests = config_write(rd, off, len, le32_to_cpu(data));
 			mutex_unlock(&rd->lock);
-			if (ret > 0)
-				ret = refmdev_run_request(rd, ret);
+			if (requests)
+				ret = refmdev_run_request(rd, requests);
 			if (ret)
 				break;
 		} else {

@@ -10,9 +10,9 @@
 #include "refmdev.h"
 
 /*
- * Reset the device. Called without rd->lock: the DMA engine is stopped
- * first, which waits for its worker to finish the descriptor in hand and
- * drop its pins.
+ * Reset the device. Not under rd->lock: the DMA engine is stopped first,
+ * which waits for its worker to finish the descriptor in hand and drop
+ * its pins.
  *
  * REFMDEV_RESET_FUNCTION is what VFIO_DEVICE_RESET and REFMDEV_CTRL_RESET
  * do: registers (the engine's included) go to power-on values and device
@@ -27,16 +27,17 @@
  * Nothing but the engine's progress is changed if fresh memory cannot be
  * had.
  */
-int refmdev_reset(struct refmdev *rd, int kind)
+int refmdev_reset(struct refmdev *rd, enum refmdev_reset_kind kind)
 {
 	struct page **fresh;
 
+	lockdep_assert_not_held(&rd->lock);
 	mutex_lock(&rd->reset_lock);
 	refmdev_dma_quiesce(rd);
 	fresh = refmdev_devmem_alloc(rd);
 	/* Importers of the old memory let go before it is replaced. */
 	if (fresh)
-		refmdev_export_revoke(rd);
+		p2p_export_revoke(&rd->export);
 	mutex_lock(&rd->lock);
 	if (fresh) {
 		refmdev_devmem_install(rd, fresh);
@@ -72,13 +73,14 @@ void refmdev_export_sync(struct refmdev *rd)
 	bool decode;
 
 	lockdep_assert_held(&rd->reset_lock);
+	lockdep_assert_not_held(&rd->lock);
 	mutex_lock(&rd->devmem.lock);
 	decode = rd->devmem.decode;
 	mutex_unlock(&rd->devmem.lock);
 	if (decode)
-		refmdev_export_restore(rd);
+		p2p_export_restore(&rd->export);
 	else
-		refmdev_export_revoke(rd);
+		p2p_export_revoke(&rd->export);
 }
 
 /*
@@ -96,22 +98,58 @@ static void refmdev_dma_fence(struct refmdev *rd)
 	mutex_unlock(&rd->reset_lock);
 }
 
-/* Carry out what a register or config write asked for; see refmdev.h. */
-int refmdev_run_request(struct refmdev *rd, int request)
+/*
+ * Carry out what a register or config write asked for (a mask of enum
+ * refmdev_request); see refmdev.h.
+ */
+int refmdev_run_request(struct refmdev *rd, unsigned int requests)
 {
-	if (request & REFMDEV_RESET_FUNCTION)
+	if (requests & REFMDEV_REQ_RESET_FUNCTION)
 		return refmdev_reset(rd, REFMDEV_RESET_FUNCTION);
-	if (request & REFMDEV_RESET_FLR)
+	if (requests & REFMDEV_REQ_RESET_FLR)
 		return refmdev_reset(rd, REFMDEV_RESET_FLR);
-	if (request & REFMDEV_DMA_FENCE)
+	if (requests & REFMDEV_REQ_DMA_FENCE)
 		refmdev_dma_fence(rd);
-	if (request & REFMDEV_EXPORT_SYNC) {
+	if (requests & REFMDEV_REQ_EXPORT_SYNC) {
 		mutex_lock(&rd->reset_lock);
 		refmdev_export_sync(rd);
 		mutex_unlock(&rd->reset_lock);
 	}
 	return 0;
 }
+
+/* The exporter's view of its owner: BAR2's pages and the device's lifetime. */
+static struct refmdev *exp_to_refmdev(struct p2p_exporter *exp)
+{
+	return container_of(exp, struct refmdev, export);
+}
+
+static int refmdev_export_get_pages(struct p2p_exporter *exp,
+				    const struct vfio_region_dma_range *ranges,
+				    u32 nr_ranges, struct page **pages)
+{
+	lockdep_assert_held(&exp->lock);
+	return refmdev_devmem_get_ranges(exp_to_refmdev(exp), ranges,
+					 nr_ranges, pages);
+}
+
+/* Each exported buffer keeps the device, and so @exp, alive. */
+static void refmdev_export_get_owner(struct p2p_exporter *exp)
+{
+	get_device(&exp_to_refmdev(exp)->vdev.device);
+}
+
+static void refmdev_export_put_owner(struct p2p_exporter *exp)
+{
+	vfio_put_device(&exp_to_refmdev(exp)->vdev);
+}
+
+static const struct p2p_exporter_ops refmdev_export_ops = {
+	.get_pages = refmdev_export_get_pages,
+	.get_owner = refmdev_export_get_owner,
+	.put_owner = refmdev_export_put_owner,
+	.name = REFMDEV_NAME,
+};
 
 static int refmdev_init_dev(struct vfio_device *vdev)
 {
@@ -123,15 +161,20 @@ static int refmdev_init_dev(struct vfio_device *vdev)
 	mutex_init(&rd->reset_lock);
 	mutex_init(&rd->irq_gate);
 	mutex_init(&rd->lock);
+	/* Nobody else sees @rd yet; the lock is for the functions' asserts. */
+	mutex_lock(&rd->lock);
 	refmdev_config_init(rd);
 	refmdev_regs_init(rd);
+	mutex_unlock(&rd->lock);
 	refmdev_dma_init(rd);
-	refmdev_export_init(rd);
-	refmdev_windows_init(rd);
+	p2p_export_init(&rd->export, &refmdev_export_ops, refmdev_dev(rd),
+			&rd->reset_lock, REFMDEV_DEVMEM_BAR,
+			rd->type->devmem_size);
+	p2p_windows_init(&rd->windows, refmdev_dev(rd));
 	ret = refmdev_devmem_init(rd);
 	if (ret) {
-		mutex_destroy(&rd->windows.lock);
-		mutex_destroy(&rd->export.lock);
+		p2p_windows_destroy(&rd->windows);
+		p2p_export_destroy(&rd->export);
 		mutex_destroy(&rd->lock);
 		mutex_destroy(&rd->irq_gate);
 		mutex_destroy(&rd->reset_lock);
@@ -144,8 +187,8 @@ static void refmdev_release_dev(struct vfio_device *vdev)
 	struct refmdev *rd = vdev_to_refmdev(vdev);
 
 	refmdev_devmem_free(rd);
-	mutex_destroy(&rd->windows.lock);
-	mutex_destroy(&rd->export.lock);
+	p2p_windows_destroy(&rd->windows);
+	p2p_export_destroy(&rd->export);
 	mutex_destroy(&rd->lock);
 	mutex_destroy(&rd->irq_gate);
 	mutex_destroy(&rd->reset_lock);
@@ -194,10 +237,10 @@ static void refmdev_close_device(struct vfio_device *vdev)
 	refmdev_dma_quiesce(rd);
 	mutex_unlock(&rd->reset_lock);
 	refmdev_dma_set_active(rd, false);
-	refmdev_windows_detach_all(rd);
+	p2p_windows_detach_all(&rd->windows);
 	refmdev_irq_release_all(rd);
 	mutex_lock(&rd->reset_lock);
-	refmdev_export_close(rd);
+	p2p_export_close(&rd->export);
 	mutex_lock(&rd->lock);
 	refmdev_config_set_command(rd, 0);
 	mutex_unlock(&rd->lock);
@@ -307,7 +350,28 @@ static long refmdev_ioctl(struct vfio_device *vdev, unsigned int cmd,
 	case REFMDEV_P2P_WINDOW_ATTACH:
 	case REFMDEV_P2P_WINDOW_DETACH:
 	case REFMDEV_P2P_WINDOW_QUERY:
-		return refmdev_window_ioctl(rd, cmd, arg);
+		return p2p_window_ioctl(&rd->windows, cmd, arg);
+	}
+	return -ENOTTY;
+}
+
+/*
+ * VFIO_DEVICE_FEATURE: probing and dispatch, as vfio-pci's core does it.
+ * The one feature is the BAR2 dma-buf, which the P2P core exports.
+ */
+static int refmdev_device_feature(struct vfio_device *vdev, u32 flags,
+				  void __user *arg, size_t argsz)
+{
+	struct refmdev *rd = vdev_to_refmdev(vdev);
+	int ret;
+
+	switch (flags & VFIO_DEVICE_FEATURE_MASK) {
+	case VFIO_DEVICE_FEATURE_DMA_BUF:
+		ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET,
+					 sizeof(struct vfio_device_feature_dma_buf));
+		if (ret != 1)
+			return ret;
+		return p2p_export_dmabuf(&rd->export, arg, argsz);
 	}
 	return -ENOTTY;
 }

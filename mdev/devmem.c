@@ -128,7 +128,6 @@ void refmdev_devmem_install(struct refmdev *rd, struct page **fresh)
  * mappings, so CPU access through an mmap faults with SIGBUS until it is
  * turned back on, as with vfio-pci. The BAR's dma-bufs follow in
  * refmdev_export_sync(), before the write that changed it returns.
- * Caller holds rd->lock.
  */
 void refmdev_devmem_set_decode(struct refmdev *rd, bool decode)
 {
@@ -140,6 +139,63 @@ void refmdev_devmem_set_decode(struct refmdev *rd, bool decode)
 	mutex_unlock(&mem->lock);
 	if (!decode)
 		devmem_zap(rd);
+}
+
+/*
+ * Reference the pages [@first, @first + @count) of the current memory
+ * into @pages, whether the BAR decodes or not: the DMA engine reaches
+ * its own memory regardless (as a device does), and the exporter asks
+ * only while decoding is on.
+ */
+static void devmem_ref_pages(struct refmdev_devmem *mem, unsigned long first,
+			     unsigned long count, struct page **pages)
+{
+	unsigned long i;
+
+	lockdep_assert_held(&mem->lock);
+	for (i = 0; i < count; i++) {
+		pages[i] = mem->pages[first + i];
+		get_page(pages[i]);
+	}
+}
+
+/* For the DMA engine, which checked the range against the BAR. */
+int refmdev_devmem_get_pages(struct refmdev *rd, unsigned long first,
+			     unsigned long count, struct page **pages)
+{
+	struct refmdev_devmem *mem = &rd->devmem;
+
+	if (WARN_ON_ONCE(first > mem->npages || count > mem->npages - first))
+		return -EINVAL;
+	mutex_lock(&mem->lock);
+	devmem_ref_pages(mem, first, count, pages);
+	mutex_unlock(&mem->lock);
+	return 0;
+}
+
+/*
+ * For the exporter (p2p_exporter_ops.get_pages): the pages behind each of
+ * @ranges, in order, all from the same memory (one hold of the lock, so
+ * no reset can swap it half way). The exporter checked the ranges.
+ */
+int refmdev_devmem_get_ranges(struct refmdev *rd,
+			      const struct vfio_region_dma_range *ranges,
+			      u32 nr_ranges, struct page **pages)
+{
+	struct refmdev_devmem *mem = &rd->devmem;
+	unsigned long n = 0;
+	u32 r;
+
+	mutex_lock(&mem->lock);
+	for (r = 0; r < nr_ranges; r++) {
+		unsigned long first = ranges[r].offset >> PAGE_SHIFT;
+		unsigned long count = ranges[r].length >> PAGE_SHIFT;
+
+		devmem_ref_pages(mem, first, count, pages + n);
+		n += count;
+	}
+	mutex_unlock(&mem->lock);
+	return 0;
 }
 
 /* Take a reference on the page at @idx if the BAR decodes; NULL if not. */
@@ -243,7 +299,7 @@ int refmdev_devmem_mmap(struct refmdev *rd, struct vm_area_struct *vma)
 	if (pgoff >= rd->devmem.npages || npages > rd->devmem.npages - pgoff)
 		return -EINVAL;
 
-	refmdev_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	p2p_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
 	refmdev_devmem_vma_setup(rd, vma);
 	return 0;
 }

@@ -129,6 +129,9 @@ int refmdev_devmem_file_open(struct refmdev *rd)
 	struct file *file;
 	int ret;
 
+	/* Set from open to close only; the VFIO core serialises them. */
+	if (WARN_ON_ONCE(rd->devmem.file))
+		return -EBUSY;
 	ret = simple_pin_fs(&devmem_fs_type, &devmem_fs_mnt, &devmem_fs_count);
 	if (ret)
 		return ret;

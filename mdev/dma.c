@@ -29,13 +29,16 @@ void refmdev_dma_init(struct refmdev *rd)
 	lockdep_init_map(&dma->section_map, "refmdev_pin_section",
 			 &section_key, 0);
 	atomic_set(&dma->unmap_calls, 0);
-	refmdev_dma_reset_regs(rd);
+	/* Registers start at zero: vfio_alloc_device() zeroes @rd. */
 }
 
-/* Power-on register values. Caller holds rd->lock; no worker runs. */
+/* Power-on register values, while the engine is stopped (a reset). */
 void refmdev_dma_reset_regs(struct refmdev *rd)
 {
 	struct refmdev_dma *dma = &rd->dma;
+
+	lockdep_assert_held(&rd->lock);
+	WARN_ON_ONCE(!dma->stopping);
 
 	dma->ring_base = 0;
 	dma->ring_size = 0;
@@ -88,7 +91,7 @@ u64 refmdev_dma_reg_read(struct refmdev *rd, unsigned int offset)
 }
 
 /* Queue the worker if there is anything for it to do. */
-static void dma_kick(struct refmdev *rd)
+static void refmdev_dma_kick(struct refmdev *rd)
 {
 	struct refmdev_dma *dma = &rd->dma;
 
@@ -126,7 +129,7 @@ void refmdev_dma_reg_write(struct refmdev *rd, unsigned int offset, u64 val,
 		break;
 	case REFMDEV_REG_DMA_TAIL:
 		dma->tail = (dma->tail & ~mask) | val;
-		dma_kick(rd);
+		refmdev_dma_kick(rd);
 		break;
 	case REFMDEV_REG_DMA_CONTROL:
 		dma->control = ((dma->control & ~mask) | val) &
@@ -135,20 +138,20 @@ void refmdev_dma_reg_write(struct refmdev *rd, unsigned int offset, u64 val,
 		if (!enabled && (dma->control & REFMDEV_DMA_CTRL_ENABLE))
 			dma->status &= ~(REFMDEV_DMA_STATUS_HALTED |
 					 0xff << REFMDEV_DMA_STATUS_REASON_SHIFT);
-		dma_kick(rd);
+		refmdev_dma_kick(rd);
 		break;
 	default:	/* HEAD, STATUS, COMPLETED are read-only */
 		break;
 	}
 }
 
-static void dma_raise(struct refmdev *rd, u32 source)
+static void refmdev_dma_raise(struct refmdev *rd, u32 source)
 {
 	rd->regs.int_status |= source;
 	refmdev_irq_update(rd);
 }
 
-static void dma_halt(struct refmdev *rd, u32 reason)
+static void refmdev_dma_halt(struct refmdev *rd, u32 reason)
 {
 	struct refmdev_dma *dma = &rd->dma;
 
@@ -156,14 +159,14 @@ static void dma_halt(struct refmdev *rd, u32 reason)
 	dma->status &= ~REFMDEV_DMA_STATUS_BUSY;
 	dma->status |= REFMDEV_DMA_STATUS_HALTED |
 		       reason << REFMDEV_DMA_STATUS_REASON_SHIFT;
-	dma_raise(rd, REFMDEV_INT_DMA_ERROR);
+	refmdev_dma_raise(rd, REFMDEV_INT_DMA_ERROR);
 }
 
 /*
  * Decide, under rd->lock, whether the worker may go on, and if so which
  * ring slot to read. False when there is nothing (more) to do.
  */
-static bool dma_next_slot(struct refmdev *rd, u64 *slot)
+static bool refmdev_dma_next_slot(struct refmdev *rd, u64 *slot)
 {
 	struct refmdev_dma *dma = &rd->dma;
 
@@ -176,13 +179,13 @@ static bool dma_next_slot(struct refmdev *rd, u64 *slot)
 	}
 	/* Bus mastering off: not a single access to guest memory. */
 	if (!(refmdev_config_command(rd) & PCI_COMMAND_MASTER)) {
-		dma_halt(rd, REFMDEV_DMA_HALT_BUS_MASTER);
+		refmdev_dma_halt(rd, REFMDEV_DMA_HALT_BUS_MASTER);
 		return false;
 	}
 	if (!is_power_of_2(dma->ring_size) ||
 	    dma->ring_size > REFMDEV_DMA_RING_MAX ||
 	    dma->tail - dma->head > dma->ring_size) {
-		dma_halt(rd, REFMDEV_DMA_HALT_RING);
+		refmdev_dma_halt(rd, REFMDEV_DMA_HALT_RING);
 		return false;
 	}
 	*slot = dma->ring_base + (u64)(dma->head & (dma->ring_size - 1)) *
@@ -198,8 +201,8 @@ static bool dma_next_slot(struct refmdev *rd, u64 *slot)
  * serialises with the unmap, and fails cleanly (a ring fault) once the
  * ring is gone.
  */
-static bool dma_run_slot(struct refmdev *rd, u64 slot, u32 *status,
-			 u32 *flags)
+static bool refmdev_dma_run_slot(struct refmdev *rd, u64 slot, u32 *status,
+				 u32 *flags)
 {
 	struct refmdev_dma_desc desc;
 	__le32 st;
@@ -223,15 +226,15 @@ static void refmdev_dma_work(struct work_struct *work)
 
 	for (;;) {
 		mutex_lock(&rd->lock);
-		if (!dma_next_slot(rd, &slot)) {
+		if (!refmdev_dma_next_slot(rd, &slot)) {
 			mutex_unlock(&rd->lock);
 			return;
 		}
 		mutex_unlock(&rd->lock);
 
-		if (!dma_run_slot(rd, slot, &status, &flags)) {
+		if (!refmdev_dma_run_slot(rd, slot, &status, &flags)) {
 			mutex_lock(&rd->lock);
-			dma_halt(rd, REFMDEV_DMA_HALT_RING_FAULT);
+			refmdev_dma_halt(rd, REFMDEV_DMA_HALT_RING_FAULT);
 			mutex_unlock(&rd->lock);
 			return;
 		}
@@ -240,8 +243,9 @@ static void refmdev_dma_work(struct work_struct *work)
 		dma->head++;
 		dma->completed++;
 		if (flags & REFMDEV_DMA_F_IRQ)
-			dma_raise(rd, status == REFMDEV_DMA_ST_OK ?
-				  REFMDEV_INT_DMA_DONE : REFMDEV_INT_DMA_ERROR);
+			refmdev_dma_raise(rd, status == REFMDEV_DMA_ST_OK ?
+					  REFMDEV_INT_DMA_DONE :
+					  REFMDEV_INT_DMA_ERROR);
 		mutex_unlock(&rd->lock);
 		cond_resched();
 	}
@@ -270,5 +274,5 @@ void refmdev_dma_resume(struct refmdev *rd)
 	lockdep_assert_held(&rd->lock);
 	rd->dma.stopping = false;
 	rd->dma.status &= ~REFMDEV_DMA_STATUS_BUSY;
-	dma_kick(rd);
+	refmdev_dma_kick(rd);
 }

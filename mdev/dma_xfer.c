@@ -26,20 +26,20 @@
 #include "refmdev.h"
 
 /* How a span holds its memory. */
-enum dma_span_kind {
+enum refmdev_span_kind {
 	SPAN_PINNED,		/* vfio pins of guest memory */
 	SPAN_DEVMEM,		/* references on our own BAR2 pages */
 	SPAN_WINDOW,		/* a P2P window's kernel mapping, under its resv lock */
 };
 
 /* One side of a transfer: pages, or a kernel address for a window. */
-struct dma_span {
+struct refmdev_span {
 	struct page **pages;
 	unsigned long npages;
 	u64 iova;		/* of pages[0], when pinned */
 	unsigned int offset;	/* of the first byte, in pages[0] */
-	enum dma_span_kind kind;
-	struct refmdev_window *win;	/* SPAN_WINDOW: */
+	enum refmdev_span_kind kind;
+	struct p2p_window *win;	/* SPAN_WINDOW: */
 	u8 *vaddr;			/* its first byte */
 };
 
@@ -52,7 +52,7 @@ struct dma_span {
  * mapped but cannot be pinned, and still reads UNMAPPED here: the errno
  * does not tell it apart.
  */
-static u32 pin_errno_to_status(int err)
+static u32 refmdev_xfer_pin_status(int err)
 {
 	switch (err) {
 	case -EINVAL:
@@ -70,7 +70,26 @@ static u32 pin_errno_to_status(int err)
 	}
 }
 
-static void span_unpin(struct refmdev *rd, struct dma_span *span,
+/* The P2P core's window errnos (p2p/p2p.h) as descriptor statuses. */
+static u32 refmdev_xfer_window_status(int err)
+{
+	switch (err) {
+	case 0:
+		return REFMDEV_DMA_ST_OK;
+	case -ERANGE:
+		return REFMDEV_DMA_ST_PEER_RANGE;
+	case -ENODEV:
+		return REFMDEV_DMA_ST_PEER_REVOKED;
+	case -ENOMEM:
+		return REFMDEV_DMA_ST_NO_MEM;
+	case -EACCES:
+		return REFMDEV_DMA_ST_READ_ONLY;
+	default:
+		return REFMDEV_DMA_ST_PEER_FAULT;
+	}
+}
+
+static void span_unpin(struct refmdev *rd, struct refmdev_span *span,
 		       unsigned long count)
 {
 	unsigned long done = 0;
@@ -86,13 +105,13 @@ static void span_unpin(struct refmdev *rd, struct dma_span *span,
 	}
 }
 
-static void span_release(struct refmdev *rd, struct dma_span *span)
+static void span_release(struct refmdev *rd, struct refmdev_span *span)
 {
 	unsigned long i;
 
 	if (span->kind == SPAN_WINDOW) {
 		if (span->vaddr)
-			refmdev_window_end(span->win);
+			p2p_window_end(span->win);
 		span->vaddr = NULL;
 		return;
 	}
@@ -113,7 +132,7 @@ static void span_release(struct refmdev *rd, struct dma_span *span)
 	span->pages = NULL;
 }
 
-static int span_alloc(struct dma_span *span, u64 addr, u32 len)
+static int span_alloc(struct refmdev_span *span, u64 addr, u32 len)
 {
 	span->offset = offset_in_page(addr);
 	span->npages = DIV_ROUND_UP(span->offset + (u64)len, PAGE_SIZE);
@@ -123,7 +142,7 @@ static int span_alloc(struct dma_span *span, u64 addr, u32 len)
 }
 
 /* Pin [iova, iova + len) of guest memory; all or nothing. */
-static u32 span_pin(struct refmdev *rd, struct dma_span *span, u64 iova,
+static u32 span_pin(struct refmdev *rd, struct refmdev_span *span, u64 iova,
 		    u32 len, int prot)
 {
 	unsigned long done = 0;
@@ -146,7 +165,7 @@ static u32 span_pin(struct refmdev *rd, struct dma_span *span, u64 iova,
 			span_unpin(rd, span, done);
 			kvfree(span->pages);
 			span->pages = NULL;
-			return pin_errno_to_status(ret < 0 ? ret : -EFAULT);
+			return refmdev_xfer_pin_status(ret < 0 ? ret : -EFAULT);
 		}
 		done += n;
 	}
@@ -154,24 +173,20 @@ static u32 span_pin(struct refmdev *rd, struct dma_span *span, u64 iova,
 }
 
 /* Take references on the BAR2 pages behind [off, off + len). */
-static u32 span_devmem(struct refmdev *rd, struct dma_span *span, u64 off,
+static u32 span_devmem(struct refmdev *rd, struct refmdev_span *span, u64 off,
 		       u32 len)
 {
-	struct refmdev_devmem *mem = &rd->devmem;
-	unsigned long first = off >> PAGE_SHIFT, i;
-
 	if (off >= rd->type->devmem_size || len > rd->type->devmem_size - off)
 		return REFMDEV_DMA_ST_DEVMEM_RANGE;
 	if (span_alloc(span, off, len))
 		return REFMDEV_DMA_ST_NO_MEM;
 	span->kind = SPAN_DEVMEM;
-
-	mutex_lock(&mem->lock);
-	for (i = 0; i < span->npages; i++) {
-		span->pages[i] = mem->pages[first + i];
-		get_page(span->pages[i]);
+	if (refmdev_devmem_get_pages(rd, off >> PAGE_SHIFT, span->npages,
+				     span->pages)) {
+		kvfree(span->pages);
+		span->pages = NULL;
+		return REFMDEV_DMA_ST_DEVMEM_RANGE;
 	}
-	mutex_unlock(&mem->lock);
 	return REFMDEV_DMA_ST_OK;
 }
 
@@ -180,21 +195,21 @@ static u32 span_devmem(struct refmdev *rd, struct dma_span *span, u64 off,
  * mapping: no pins, and the window's reservation lock is held until
  * span_release() so the exporter cannot revoke mid-copy.
  */
-static u32 span_window(struct dma_span *span, struct refmdev_window *win,
+static u32 span_window(struct refmdev_span *span, struct p2p_window *win,
 		       u64 addr, u32 len, bool write)
 {
-	u32 st;
+	int ret;
 
 	span->kind = SPAN_WINDOW;
 	span->win = win;
-	st = refmdev_window_begin(win, addr, len, write, &span->vaddr);
-	if (st != REFMDEV_DMA_ST_OK)
+	ret = p2p_window_begin(win, addr, len, write, &span->vaddr);
+	if (ret)
 		span->vaddr = NULL;
-	return st;
+	return refmdev_xfer_window_status(ret);
 }
 
 /* Byte @off of the span, mapped; span_unmap() when done. */
-static void *span_map(struct dma_span *span, u64 off)
+static void *span_map(struct refmdev_span *span, u64 off)
 {
 	if (span->kind == SPAN_WINDOW)
 		return span->vaddr + off;
@@ -203,28 +218,28 @@ static void *span_map(struct dma_span *span, u64 off)
 	       offset_in_page(off);
 }
 
-static void span_unmap(struct dma_span *span, void *addr)
+static void span_unmap(struct refmdev_span *span, void *addr)
 {
 	if (span->kind != SPAN_WINDOW)
 		kunmap_local(addr);
 }
 
 /* How much of the span from byte @off on lies in one page. */
-static u64 span_chunk(struct dma_span *span, u64 off)
+static u64 span_chunk(struct refmdev_span *span, u64 off)
 {
 	if (span->kind == SPAN_WINDOW)
 		return PAGE_SIZE;
 	return PAGE_SIZE - offset_in_page(span->offset + off);
 }
 
-static u32 span_get(struct refmdev *rd, struct dma_span *span, u64 addr,
+static u32 span_get(struct refmdev *rd, struct refmdev_span *span, u64 addr,
 		    u32 len, bool devmem, int prot)
 {
 	return devmem ? span_devmem(rd, span, addr, len) :
 			span_pin(rd, span, addr, len, prot);
 }
 
-static void span_copy(struct dma_span *dst, struct dma_span *src, u32 len)
+static void span_copy(struct refmdev_span *dst, struct refmdev_span *src, u32 len)
 {
 	u64 done = 0;
 
@@ -243,7 +258,7 @@ static void span_copy(struct dma_span *dst, struct dma_span *src, u32 len)
 }
 
 /* Destination byte k becomes byte k % 8 of @pattern. */
-static u32 span_fill(struct dma_span *dst, u64 pattern, u32 len)
+static u32 span_fill(struct refmdev_span *dst, u64 pattern, u32 len)
 {
 	u8 *tile;
 	u64 done = 0;
@@ -269,13 +284,13 @@ static u32 span_fill(struct dma_span *dst, u64 pattern, u32 len)
 }
 
 /* Inclusive ends: the caller has checked neither range wraps. */
-static bool ranges_overlap(u64 a, u64 b, u32 len)
+static bool refmdev_xfer_overlap(u64 a, u64 b, u32 len)
 {
 	return a <= b + (len - 1) && b <= a + (len - 1);
 }
 
 /* Everything that can be said about a descriptor without touching memory. */
-static u32 dma_check(const struct refmdev_dma_desc *desc, u32 flags)
+static u32 refmdev_xfer_check(const struct refmdev_dma_desc *desc, u32 flags)
 {
 	u32 op = flags & REFMDEV_DMA_OP_MASK;
 	u32 len = le32_to_cpu(desc->len);
@@ -296,7 +311,7 @@ static u32 dma_check(const struct refmdev_dma_desc *desc, u32 flags)
 	if (op == REFMDEV_DMA_OP_COPY &&
 	    !!(flags & REFMDEV_DMA_F_SRC_DEVMEM) ==
 	    !!(flags & REFMDEV_DMA_F_DST_DEVMEM) &&
-	    ranges_overlap(src, dst, len))
+	    refmdev_xfer_overlap(src, dst, len))
 		return REFMDEV_DMA_ST_OVERLAP;
 	return REFMDEV_DMA_ST_OK;
 }
@@ -305,36 +320,38 @@ static u32 dma_check(const struct refmdev_dma_desc *desc, u32 flags)
  * Which IOVAs of the descriptor fall in P2P windows. At most one side
  * may: two would need two reservation locks at once.
  */
-static u32 dma_find_windows(struct refmdev *rd, u64 src, u64 dst, u32 len,
-			    u32 flags, struct refmdev_window **swin,
-			    struct refmdev_window **dwin)
+static u32 refmdev_xfer_find_windows(struct refmdev *rd, u64 src, u64 dst,
+				     u32 len, u32 flags,
+				     struct p2p_window **swin,
+				     struct p2p_window **dwin)
 {
 	bool copy = (flags & REFMDEV_DMA_OP_MASK) == REFMDEV_DMA_OP_COPY;
-	u32 st = REFMDEV_DMA_ST_OK;
+	int ret = 0;
 
 	*swin = NULL;
 	*dwin = NULL;
 	if (!(flags & REFMDEV_DMA_F_DST_DEVMEM))
-		st = refmdev_window_find(rd, dst, len, dwin);
-	if (st == REFMDEV_DMA_ST_OK && copy &&
-	    !(flags & REFMDEV_DMA_F_SRC_DEVMEM))
-		st = refmdev_window_find(rd, src, len, swin);
-	if (st == REFMDEV_DMA_ST_OK && *swin && *dwin)
-		st = REFMDEV_DMA_ST_PEER_RANGE;
-	return st;
+		ret = p2p_window_find(&rd->windows, dst, len, dwin);
+	if (!ret && copy && !(flags & REFMDEV_DMA_F_SRC_DEVMEM))
+		ret = p2p_window_find(&rd->windows, src, len, swin);
+	if (ret)
+		return refmdev_xfer_window_status(ret);
+	if (*swin && *dwin)
+		return REFMDEV_DMA_ST_PEER_RANGE;
+	return REFMDEV_DMA_ST_OK;
 }
 
-static u32 dma_run(struct refmdev *rd, u64 src, u64 dst, u32 len, u32 flags,
-		   struct refmdev_window *swin, struct refmdev_window *dwin)
+static u32 refmdev_xfer_run(struct refmdev *rd, u64 src, u64 dst, u32 len,
+			    u32 flags, struct p2p_window *swin,
+			    struct p2p_window *dwin)
 {
 	bool fill = (flags & REFMDEV_DMA_OP_MASK) == REFMDEV_DMA_OP_FILL;
-	struct dma_span s = {}, d = {};
+	struct refmdev_span s = {}, d = {};
 	u32 st = REFMDEV_DMA_ST_OK;
 
 	/*
 	 * Pin guest memory before taking a window's reservation lock: GUP
-	 * takes mmap_lock, and CPU faults on a dma-buf mapping take the
-	 * reservation lock under mmap_lock.
+	 * takes mmap_lock, which comes first (lock order: refmdev.h).
 	 */
 	if (!dwin) {
 		st = span_get(rd, &d, dst, len,
@@ -361,10 +378,8 @@ static u32 dma_run(struct refmdev *rd, u64 src, u64 dst, u32 len, u32 flags,
 		span_copy(&d, &s, len);
 out:
 	/*
-	 * The window's reservation lock goes first, before any unpin: type1
-	 * holds its iommu->lock across vfio_dma_rw()'s user copies (so
-	 * iommu->lock comes before mmap_lock, and so before the
-	 * reservation lock).
+	 * The window's reservation lock goes first, before any unpin: type1's
+	 * iommu->lock comes before it (lock order: refmdev.h).
 	 */
 	if (s.kind == SPAN_WINDOW)
 		span_release(rd, &s);
@@ -380,10 +395,10 @@ u32 refmdev_dma_transfer(struct refmdev *rd,
 {
 	u32 flags = le32_to_cpu(desc->flags), len = le32_to_cpu(desc->len);
 	u64 src = le64_to_cpu(desc->src), dst = le64_to_cpu(desc->dst);
-	struct refmdev_window *swin, *dwin;
+	struct p2p_window *swin, *dwin, *win;
 	u32 st;
 
-	st = dma_check(desc, flags);
+	st = refmdev_xfer_check(desc, flags);
 	if (st != REFMDEV_DMA_ST_OK)
 		return st;
 
@@ -393,14 +408,14 @@ u32 refmdev_dma_transfer(struct refmdev *rd,
 	 * go at once: it pins and copies with the slots free to change, as
 	 * if it had run just before any attach that follows.
 	 */
-	refmdev_windows_lock(rd);
-	st = dma_find_windows(rd, src, dst, len, flags, &swin, &dwin);
+	p2p_windows_lock(&rd->windows);
+	st = refmdev_xfer_find_windows(rd, src, dst, len, flags, &swin, &dwin);
 	if (st != REFMDEV_DMA_ST_OK || (!swin && !dwin)) {
-		refmdev_windows_unlock(rd);
+		p2p_windows_unlock(&rd->windows);
 		if (st != REFMDEV_DMA_ST_OK)
 			return st;
 		refmdev_dma_section_begin(rd);
-		st = dma_run(rd, src, dst, len, flags, NULL, NULL);
+		st = refmdev_xfer_run(rd, src, dst, len, flags, NULL, NULL);
 		refmdev_dma_section_end(rd);
 		return st;
 	}
@@ -408,13 +423,15 @@ u32 refmdev_dma_transfer(struct refmdev *rd,
 	 * Other devices' work on the window ends, and the exporter grants
 	 * CPU access, before we pin anything.
 	 */
-	st = refmdev_window_prepare(dwin ? dwin : swin, !!dwin);
+	win = dwin ? dwin : swin;
+	st = refmdev_xfer_window_status(p2p_window_prepare(&rd->windows, win,
+							   !!dwin));
 	if (st == REFMDEV_DMA_ST_OK) {
 		refmdev_dma_section_begin(rd);
-		st = dma_run(rd, src, dst, len, flags, swin, dwin);
+		st = refmdev_xfer_run(rd, src, dst, len, flags, swin, dwin);
 		refmdev_dma_section_end(rd);
 	}
-	refmdev_window_finish(dwin ? dwin : swin, !!dwin);
-	refmdev_windows_unlock(rd);
+	p2p_window_finish(&rd->windows, win, !!dwin);
+	p2p_windows_unlock(&rd->windows);
 	return st;
 }

@@ -29,7 +29,7 @@
 #include "compat.h"
 #include "refmdev.h"
 
-static u32 vfio_irq_count(unsigned int index)
+static u32 refmdev_irq_count(unsigned int index)
 {
 	switch (index) {
 	case VFIO_PCI_INTX_IRQ_INDEX:
@@ -86,7 +86,7 @@ long refmdev_irq_get_info(struct refmdev *rd, unsigned long arg)
 	if (info.argsz < minsz || info.index >= VFIO_PCI_NUM_IRQS)
 		return -EINVAL;
 
-	info.count = vfio_irq_count(info.index);
+	info.count = refmdev_irq_count(info.index);
 	info.flags = info.count ? VFIO_IRQ_INFO_EVENTFD : 0;
 	if (info.index == VFIO_PCI_INTX_IRQ_INDEX)
 		info.flags |= VFIO_IRQ_INFO_MASKABLE | VFIO_IRQ_INFO_AUTOMASKED;
@@ -100,8 +100,8 @@ long refmdev_irq_get_info(struct refmdev *rd, unsigned long arg)
  * Swap the eventfd in @slot for the one named by @fd (-1: none). The old
  * context is released by the caller after dropping the lock; returns it.
  */
-static int eventfd_replace(struct eventfd_ctx **slot, s32 fd,
-			   struct eventfd_ctx **old)
+static int refmdev_irq_eventfd_replace(struct eventfd_ctx **slot, s32 fd,
+				       struct eventfd_ctx **old)
 {
 	struct eventfd_ctx *ctx = NULL;
 
@@ -122,16 +122,17 @@ static int eventfd_replace(struct eventfd_ctx **slot, s32 fd,
  * exclude each other, as on vfio-pci. A condition already pending is
  * delivered at once: an assertion for INTx, an edge for the new vector.
  */
-static int irq_set_mode_trigger(struct refmdev *rd, enum refmdev_irq_mode mode,
-				struct eventfd_ctx **slot, s32 fd,
-				struct eventfd_ctx **old)
+static int refmdev_irq_set_mode_trigger(struct refmdev *rd,
+					enum refmdev_irq_mode mode,
+					struct eventfd_ctx **slot, s32 fd,
+					struct eventfd_ctx **old)
 {
 	struct refmdev_irqs *irqs = &rd->irqs;
 	int ret;
 
 	if (irqs->mode != REFMDEV_IRQ_NONE && irqs->mode != mode)
 		return -EINVAL;
-	ret = eventfd_replace(slot, fd, old);
+	ret = refmdev_irq_eventfd_replace(slot, fd, old);
 	if (ret)
 		return ret;
 	irqs->mode = fd >= 0 ? mode : REFMDEV_IRQ_NONE;
@@ -142,15 +143,16 @@ static int irq_set_mode_trigger(struct refmdev *rd, enum refmdev_irq_mode mode,
 }
 
 /* Is the "fire now" form (DATA_NONE, or DATA_BOOL true) requested? */
-static bool irq_set_fires(const struct vfio_irq_set *hdr, const u8 *data)
+static bool refmdev_irq_set_fires(const struct vfio_irq_set *hdr,
+				  const u8 *data)
 {
 	if (hdr->flags & VFIO_IRQ_SET_DATA_NONE)
 		return true;
 	return (hdr->flags & VFIO_IRQ_SET_DATA_BOOL) && data[0];
 }
 
-static int irq_set_intx(struct refmdev *rd, struct vfio_irq_set *hdr,
-			const u8 *data, struct eventfd_ctx **old)
+static int refmdev_irq_set_intx(struct refmdev *rd, struct vfio_irq_set *hdr,
+				const u8 *data, struct eventfd_ctx **old)
 {
 	struct refmdev_irqs *irqs = &rd->irqs;
 
@@ -158,12 +160,12 @@ static int irq_set_intx(struct refmdev *rd, struct vfio_irq_set *hdr,
 	case VFIO_IRQ_SET_ACTION_MASK:
 		if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD)
 			return -EINVAL;	/* no irqfd-style masking */
-		if (irq_set_fires(hdr, data))
+		if (refmdev_irq_set_fires(hdr, data))
 			irqs->intx_masked = true;
 		return 0;
 	case VFIO_IRQ_SET_ACTION_UNMASK:
 		/* DATA_EVENTFD is handled by intx_unmask_eventfd(). */
-		if (irq_set_fires(hdr, data)) {
+		if (refmdev_irq_set_fires(hdr, data)) {
 			irqs->intx_masked = false;
 			intx_try_assert(rd);
 		}
@@ -172,12 +174,12 @@ static int irq_set_intx(struct refmdev *rd, struct vfio_irq_set *hdr,
 
 	/* ACTION_TRIGGER */
 	if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD)
-		return irq_set_mode_trigger(rd, REFMDEV_IRQ_INTX,
-					    &irqs->intx_trigger,
-					    *(const s32 *)data, old);
+		return refmdev_irq_set_mode_trigger(rd, REFMDEV_IRQ_INTX,
+						    &irqs->intx_trigger,
+						    *(const s32 *)data, old);
 	/* Loopback: behave as if the device asserted INTx. */
-	if (irqs->mode == REFMDEV_IRQ_INTX && irq_set_fires(hdr, data) &&
-	    !irqs->intx_masked) {
+	if (irqs->mode == REFMDEV_IRQ_INTX &&
+	    refmdev_irq_set_fires(hdr, data) && !irqs->intx_masked) {
 		irqs->intx_masked = true;
 		refmdev_eventfd_signal(irqs->intx_trigger);
 	}
@@ -185,35 +187,38 @@ static int irq_set_intx(struct refmdev *rd, struct vfio_irq_set *hdr,
 }
 
 /* MSI, ERR and REQ support only ACTION_TRIGGER; the caller checked. */
-static int irq_set_msi(struct refmdev *rd, struct vfio_irq_set *hdr,
-		       const u8 *data, struct eventfd_ctx **old)
+static int refmdev_irq_set_msi(struct refmdev *rd, struct vfio_irq_set *hdr,
+			       const u8 *data, struct eventfd_ctx **old)
 {
 	struct refmdev_irqs *irqs = &rd->irqs;
 
+	if (WARN_ON_ONCE(!(hdr->flags & VFIO_IRQ_SET_ACTION_TRIGGER)))
+		return -EINVAL;
 	if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD)
-		return irq_set_mode_trigger(rd, REFMDEV_IRQ_MSI,
-					    &irqs->msi_trigger,
-					    *(const s32 *)data, old);
-	if (irqs->mode == REFMDEV_IRQ_MSI && irq_set_fires(hdr, data))
+		return refmdev_irq_set_mode_trigger(rd, REFMDEV_IRQ_MSI,
+						    &irqs->msi_trigger,
+						    *(const s32 *)data, old);
+	if (irqs->mode == REFMDEV_IRQ_MSI && refmdev_irq_set_fires(hdr, data))
 		refmdev_eventfd_signal(irqs->msi_trigger);
 	return 0;
 }
 
 /* ERR and REQ: one eventfd each, set or fired, whatever the mode. */
-static int irq_set_notifier(struct eventfd_ctx **slot,
-			    struct vfio_irq_set *hdr, const u8 *data,
-			    struct eventfd_ctx **old)
+static int refmdev_irq_set_notifier(struct eventfd_ctx **slot,
+				    struct vfio_irq_set *hdr, const u8 *data,
+				    struct eventfd_ctx **old)
 {
 	if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD)
-		return eventfd_replace(slot, *(const s32 *)data, old);
-	if (irq_set_fires(hdr, data) && *slot)
+		return refmdev_irq_eventfd_replace(slot, *(const s32 *)data,
+						   old);
+	if (refmdev_irq_set_fires(hdr, data) && *slot)
 		refmdev_eventfd_signal(*slot);
 	return 0;
 }
 
 /* count == 0 with DATA_NONE and ACTION_TRIGGER turns an index off. */
-static void irq_disable(struct refmdev *rd, unsigned int index,
-			struct eventfd_ctx **old)
+static void refmdev_irq_disable(struct refmdev *rd, unsigned int index,
+				struct eventfd_ctx **old)
 {
 	struct refmdev_irqs *irqs = &rd->irqs;
 
@@ -266,6 +271,7 @@ static int intx_unmask_eventfd(struct refmdev *rd, s32 fd)
 	bool intx;
 
 	lockdep_assert_held(&rd->irq_gate);
+	lockdep_assert_not_held(&rd->lock);
 	if (fd < 0) {
 		vfio_virqfd_disable(&rd->irqs.intx_unmask);
 		return 0;
@@ -291,7 +297,8 @@ long refmdev_irq_set(struct refmdev *rd, unsigned long arg)
 
 	if (copy_from_user(&hdr, (void __user *)arg, minsz))
 		return -EFAULT;
-	ret = vfio_set_irqs_validate_and_prepare(&hdr, vfio_irq_count(hdr.index),
+	ret = vfio_set_irqs_validate_and_prepare(&hdr,
+						 refmdev_irq_count(hdr.index),
 						 VFIO_PCI_NUM_IRQS, &data_size);
 	if (ret)
 		return ret;
@@ -332,22 +339,22 @@ long refmdev_irq_set(struct refmdev *rd, unsigned long arg)
 
 	mutex_lock(&rd->lock);
 	if (!hdr.count) {
-		irq_disable(rd, hdr.index, &old);
+		refmdev_irq_disable(rd, hdr.index, &old);
 	} else {
 		switch (hdr.index) {
 		case VFIO_PCI_INTX_IRQ_INDEX:
-			ret = irq_set_intx(rd, &hdr, data, &old);
+			ret = refmdev_irq_set_intx(rd, &hdr, data, &old);
 			break;
 		case VFIO_PCI_MSI_IRQ_INDEX:
-			ret = irq_set_msi(rd, &hdr, data, &old);
+			ret = refmdev_irq_set_msi(rd, &hdr, data, &old);
 			break;
 		case VFIO_PCI_ERR_IRQ_INDEX:
-			ret = irq_set_notifier(&rd->irqs.err_trigger, &hdr,
-					       data, &old);
+			ret = refmdev_irq_set_notifier(&rd->irqs.err_trigger,
+						       &hdr, data, &old);
 			break;
 		case VFIO_PCI_REQ_IRQ_INDEX:
-			ret = irq_set_notifier(&rd->irqs.req_trigger, &hdr,
-					       data, &old);
+			ret = refmdev_irq_set_notifier(&rd->irqs.req_trigger,
+						       &hdr, data, &old);
 			break;
 		}
 	}
@@ -363,6 +370,12 @@ long refmdev_irq_set(struct refmdev *rd, unsigned long arg)
 	if (old)
 		eventfd_ctx_put(old);
 out_gate:
+	/*
+	 * Only calls under irq_gate enable the unmask eventfd or change the
+	 * mode; the virqfd code may clear the pointer at any time, never set it.
+	 */
+	WARN_ON_ONCE(data_race(rd->irqs.intx_unmask) &&
+		     READ_ONCE(rd->irqs.mode) != REFMDEV_IRQ_INTX);
 	mutex_unlock(&rd->irq_gate);
 	kfree(data);
 	return ret;

@@ -40,8 +40,8 @@ static struct mdev_type *refmdev_mdev_types[] = {
 };
 
 /*
- * Module-wide state. budget_lock protects budget_used; it nests inside
- * nothing of ours and is held only for the arithmetic.
+ * Module-wide state. budget_lock protects budget_used and is held only
+ * for the arithmetic (innermost: see the lock order in refmdev.h).
  */
 static struct {
 	struct class *class;

@@ -17,6 +17,7 @@
 #include <uapi/linux/refmdev.h>
 #include "../p2p/p2p.h"
 
+struct page;
 struct refmdev_unmap_link;
 struct refmdev_unmapper;
 
@@ -183,16 +184,39 @@ struct refmdev_regs {
  * vfio_put_device() after vfio_unregister_group_dev() in remove. The VFIO
  * core keeps it alive while any device fd (and so any mmap of it) exists.
  *
- * Lock order: @reset_lock, then @irq_gate, then @lock, then devmem.lock.
- * export.lock (p2p/p2p.h) is taken under @reset_lock, never under @lock:
- * a revocation waits for importers and fences, and register access and
- * interrupts must not wait with it. None is held while copying to or
- * from user memory. @lock covers configuration space, the register file,
- * interrupt state and open/reset transitions.
- * @reset_lock serialises the operations that stop the DMA engine and
- * start it again (resets, the bus-master fence), so that one cannot
- * restart the engine while another still expects it stopped, and every
- * change of the exported dma-bufs' state (revoke, restore, close).
+ * @lock covers configuration space, the register file, interrupt state
+ * and open/reset transitions. @reset_lock serialises the operations that
+ * stop the DMA engine and start it again (resets, the bus-master fence),
+ * so that one cannot restart the engine while another still expects it
+ * stopped, and every change of the exported dma-bufs' state (revoke,
+ * restore, close): it is the exporter's state lock (p2p/p2p.h).
+ *
+ * Lock order. This is the one statement of it for the whole driver;
+ * comments and documents elsewhere point here. Outermost first, an
+ * indented lock is taken under the one above it:
+ *
+ *   @reset_lock
+ *     @irq_gate
+ *       @lock
+ *         devmem.lock
+ *     export.lock (p2p/p2p.h; never under @lock: a revocation waits,
+ *                  bounded, for importers and fences, and register
+ *                  access and interrupts must not wait with it)
+ *       devmem.lock (the pages of a restore)
+ *       a dma-buf's reservation lock
+ *   windows.lock (p2p/p2p.h; the DMA worker, across one descriptor)
+ *     the pin section (struct refmdev_dma: type1's iommu->lock, mmap_lock)
+ *       a dma-buf's reservation lock
+ *   mmap_lock (faults on a BAR2 or dma-buf mapping)
+ *     devmem.lock, or a dma-buf's reservation lock
+ *   dma.pin_lock, unmap_gate.c's unmappers_lock, the module's budget_lock:
+ *     innermost, held only for their own fields; nothing is taken in them.
+ *
+ * The worker takes @lock only between descriptors, never inside
+ * windows.lock or the pin section. No lock of ours is held while copying
+ * to or from user memory; @lock and devmem.lock are never held while
+ * taking mmap_lock. p2p/p2p.h explains the part of the order that
+ * concerns the export and the windows.
  */
 struct refmdev {
 	struct vfio_device vdev;
@@ -208,8 +232,8 @@ struct refmdev {
 	struct refmdev_dma dma;
 
 	struct refmdev_devmem devmem;
-	struct refmdev_export export;	/* BAR2 dma-bufs we export */
-	struct refmdev_windows windows;	/* dma-bufs our engine imports */
+	struct p2p_exporter export;	/* BAR2 dma-bufs we export */
+	struct p2p_windows windows;	/* dma-bufs our engine imports */
 	struct dentry *debugfs;		/* this device's directory */
 };
 
@@ -242,7 +266,7 @@ long refmdev_irq_set(struct refmdev *rd, unsigned long arg);
 void refmdev_irq_release_all(struct refmdev *rd);
 void refmdev_request(struct vfio_device *vdev, unsigned int count);
 
-/* devmem.c: BAR2 device memory */
+/* devmem.c: BAR2 device memory; the only file that knows its pages */
 int refmdev_devmem_init(struct refmdev *rd);
 void refmdev_devmem_free(struct refmdev *rd);
 struct page **refmdev_devmem_alloc(struct refmdev *rd);
@@ -252,6 +276,11 @@ ssize_t refmdev_devmem_rw(struct refmdev *rd, char __user *buf,
 			  size_t count, loff_t pos, bool write);
 int refmdev_devmem_mmap(struct refmdev *rd, struct vm_area_struct *vma);
 vm_fault_t refmdev_devmem_fault(struct vm_fault *vmf);
+int refmdev_devmem_get_pages(struct refmdev *rd, unsigned long first,
+			     unsigned long count, struct page **pages);
+int refmdev_devmem_get_ranges(struct refmdev *rd,
+			      const struct vfio_region_dma_range *ranges,
+			      u32 nr_ranges, struct page **pages);
 
 /* devmem_file.c: where BAR2's user mappings live */
 int refmdev_devmem_file_open(struct refmdev *rd);
@@ -289,20 +318,33 @@ u32 refmdev_dma_transfer(struct refmdev *rd,
 			 const struct refmdev_dma_desc *desc);
 
 /*
- * device.c: reset and the VFIO device ops. A register or config write
- * that needs the DMA engine stopped (a reset, bus mastering turned off)
- * or the BAR's dma-bufs changed (memory decoding turned on or off)
- * returns a mask of these requests from under refmdev.lock; the caller
- * carries them out with refmdev_run_request() after unlocking, since
- * stopping the engine waits for its worker, which takes that lock, and
- * revoking waits for importers.
+ * device.c: reset and the VFIO device ops.
+ *
+ * The two resets refmdev_reset() does; see there.
  */
-#define REFMDEV_RESET_FUNCTION	BIT(0)
-#define REFMDEV_RESET_FLR	BIT(1)
-#define REFMDEV_DMA_FENCE	BIT(2)
-#define REFMDEV_EXPORT_SYNC	BIT(3)
-int refmdev_reset(struct refmdev *rd, int kind);
-int refmdev_run_request(struct refmdev *rd, int request);
+enum refmdev_reset_kind {
+	REFMDEV_RESET_FUNCTION,
+	REFMDEV_RESET_FLR,
+};
+
+/*
+ * A register or config write that needs the DMA engine stopped (a reset,
+ * bus mastering turned off) or the BAR's dma-bufs changed (memory
+ * decoding turned on or off) returns a mask of these requests from under
+ * refmdev.lock, apart from any errno; the caller carries them out with
+ * refmdev_run_request() after unlocking, since stopping the engine waits
+ * for its worker, which takes that lock, and revoking waits for
+ * importers.
+ */
+enum refmdev_request {
+	REFMDEV_REQ_RESET_FUNCTION	= BIT(0),
+	REFMDEV_REQ_RESET_FLR		= BIT(1),
+	REFMDEV_REQ_DMA_FENCE		= BIT(2),
+	REFMDEV_REQ_EXPORT_SYNC		= BIT(3),
+};
+
+int refmdev_reset(struct refmdev *rd, enum refmdev_reset_kind kind);
+int refmdev_run_request(struct refmdev *rd, unsigned int requests);
 void refmdev_export_sync(struct refmdev *rd);
 extern const struct vfio_device_ops refmdev_vfio_ops;
 

@@ -36,7 +36,7 @@ static const struct refmdev_reg refmdev_regs[] = {
  * The register holding byte @off, or a zero-width one for a hole. The
  * DMA engine's registers are described by dma.c.
  */
-static struct refmdev_reg reg_at(unsigned int off)
+static struct refmdev_reg regs_find(unsigned int off)
 {
 	struct refmdev_reg r = { .offset = off, .width = 0 };
 	unsigned int i, base;
@@ -59,10 +59,11 @@ static struct refmdev_reg reg_at(unsigned int off)
 
 void refmdev_regs_init(struct refmdev *rd)
 {
+	lockdep_assert_held(&rd->lock);
 	memset(&rd->regs, 0, sizeof(rd->regs));
 }
 
-static u64 reg_read(struct refmdev *rd, unsigned int offset)
+static u64 regs_read(struct refmdev *rd, unsigned int offset)
 {
 	switch (offset) {
 	case REFMDEV_REG_ID:
@@ -92,18 +93,20 @@ static u64 reg_read(struct refmdev *rd, unsigned int offset)
 
 /*
  * @val holds the written bytes in register position and @mask says which
- * bytes were written. Called with rd->lock held; returns 0 or a
- * REFMDEV_RESET_* request for the caller to carry out after unlocking.
+ * bytes were written. Returns the requests (enum refmdev_request) for the
+ * caller to carry out after unlocking; a write cannot fail.
  */
-static int reg_write(struct refmdev *rd, unsigned int offset, u64 val, u64 mask)
+static unsigned int regs_write(struct refmdev *rd, unsigned int offset,
+			       u64 val, u64 mask)
 {
 	struct refmdev_regs *r = &rd->regs;
 
+	lockdep_assert_held(&rd->lock);
 	val &= mask;
 	switch (offset) {
 	case REFMDEV_REG_CONTROL:
 		if (val & REFMDEV_CTRL_RESET)
-			return REFMDEV_RESET_FUNCTION;
+			return REFMDEV_REQ_RESET_FUNCTION;
 		break;
 	case REFMDEV_REG_INT_STATUS:
 		r->int_status &= ~val;
@@ -133,7 +136,8 @@ static int reg_write(struct refmdev *rd, unsigned int offset, u64 val, u64 mask)
 static int regs_access(struct refmdev *rd, unsigned int off, unsigned int len,
 		       u64 *val, bool write)
 {
-	struct refmdev_reg reg = reg_at(off), last = reg_at(off + len - 1);
+	struct refmdev_reg reg = regs_find(off), last = regs_find(off + len - 1);
+	unsigned int requests = 0;
 	unsigned int shift;
 	u64 mask;
 	int ret = 0;
@@ -150,15 +154,16 @@ static int regs_access(struct refmdev *rd, unsigned int off, unsigned int len,
 		shift = 8 * (off - reg.offset);
 		mask = (len == 8 ? ~0ULL : (1ULL << (8 * len)) - 1) << shift;
 		if (write)
-			ret = reg_write(rd, reg.offset, *val << shift, mask);
+			requests = regs_write(rd, reg.offset, *val << shift,
+					      mask);
 		else
-			*val = (reg_read(rd, reg.offset) & mask) >> shift;
+			*val = (regs_read(rd, reg.offset) & mask) >> shift;
 	} else if (!write) {
 		*val = 0;
 	}
 	mutex_unlock(&rd->lock);
-	if (ret > 0)
-		ret = refmdev_run_request(rd, ret);
+	if (requests)
+		ret = refmdev_run_request(rd, requests);
 	return ret;
 }
 

@@ -317,18 +317,19 @@ void refmdev_dma_section_end(struct refmdev *rd)
 	wake_up_all(&dma->pin_wq);
 }
 
-/* The fallback gate, REFMDEV_GATE_FALLBACK from now. Caller holds pin_lock. */
+/* The fallback gate, REFMDEV_GATE_FALLBACK from now. */
 static void gate_for_a_while(struct refmdev_dma *dma)
 {
+	lockdep_assert_held(&dma->pin_lock);
 	dma->gate_timed = true;
 	dma->gate_until = jiffies + REFMDEV_GATE_FALLBACK;
 }
 
-/* Caller holds pin_lock. */
 static bool unmap_linked(struct refmdev_dma *dma, struct refmdev_unmapper *u)
 {
 	struct refmdev_unmap_link *link;
 
+	lockdep_assert_held(&dma->pin_lock);
 	list_for_each_entry(link, &dma->unmap_links, node)
 		if (link->u == u)
 			return true;

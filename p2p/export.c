@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * BAR2 export as a dma-buf, through upstream's VFIO_DEVICE_FEATURE_DMA_BUF.
+ * Export of a device region backed by ordinary pages as dma-bufs, as
+ * upstream's VFIO_DEVICE_FEATURE_DMA_BUF asks for it. The owner (for
+ * refmdev, BAR2 in mdev/) supplies the pages and its lifetime through
+ * struct p2p_exporter_ops.
  *
- * A dma-buf covers a list of page-aligned ranges of BAR2, concatenated.
+ * A dma-buf covers a list of page-aligned ranges of the region, concatenated.
  * While it is usable it holds its own reference on every page it covers,
  * so what importers map can never be freed under them. It becomes
  * unusable (revoked) when the device stops decoding memory or is reset,
@@ -19,7 +22,7 @@
  * (with a move_notify callback) that accept peer-to-peer memory may
  * attach, the policy vfio-pci has for its own BAR dma-bufs.
  *
- * State of one dma-buf, all under its reservation lock:
+ * State of one dma-buf (enum p2p_dmabuf_state), under its reservation lock:
  *
  *   USABLE --(decode off, reset begins)--> REVOKED
  *   REVOKED --(decode on, reset ends with decode on)--> USABLE
@@ -40,24 +43,45 @@
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
-#include "../mdev/compat.h"
-#include "../mdev/refmdev.h"
+#include "p2p.h"
+#include "p2p_compat.h"
 
-REFMDEV_IMPORT_DMA_BUF_NS();
+P2P_IMPORT_DMA_BUF_NS();
+
+/* See the state diagram above. A DEAD buffer is revoked for good. */
+enum p2p_dmabuf_state {
+	P2P_DMABUF_USABLE,
+	P2P_DMABUF_REVOKED,
+	P2P_DMABUF_DEAD,
+};
+
+/*
+ * Where a buffer is in one walk of the exporter's list (revoke, restore,
+ * close); P2P_WALK_NONE between walks. A separate enum from the
+ * buffer's state because it is protected by another lock
+ * (p2p_exporter.lock, not the reservation lock) and lives only as long
+ * as one walk.
+ */
+enum p2p_dmabuf_walk {
+	P2P_WALK_NONE,		/* no file reference: skipped */
+	P2P_WALK_HELD,		/* this walk holds a reference on the file */
+	P2P_WALK_REVOKING,	/* held, and revoked by this walk's pass 1 */
+};
 
 /*
  * One exported dma-buf.
  *
  * Lifetime: created by the feature ioctl, freed by the dma-buf core's
- * .release when its last file reference goes. While @rd is set the buffer
- * is on rd->export.bufs and holds a reference on the VFIO device, so @rd
- * stays valid; closing the device clears @rd and drops that reference
- * (under rd->export.lock), skipping buffers already being released,
- * whose .release does it instead.
+ * .release when its last file reference goes. While @exp is set the
+ * buffer is on exp->bufs and holds a reference on the owner
+ * (p2p_exporter_ops.get_owner), so @exp stays valid; closing the device
+ * clears @exp and drops that reference (under exp->lock), skipping
+ * buffers already being released, whose .release does it instead.
  *
- * @ranges and @npages never change. @pages, @vmap_pages, @revoked and
- * @dead are protected by the dma-buf's reservation lock; @held and
- * @revoking are a revocation's bookkeeping, under rd->export.lock; @maps
+ * @ranges and @npages never change. @pages, @vmap_pages and @state are
+ * protected by the dma-buf's reservation lock (@state is also read
+ * without it, as a hint, with READ_ONCE()); @walk is a walk's
+ * bookkeeping, under exp->lock; @maps
  * counts live mappings handed to importers (DMA mappings and the one
  * kernel mapping the dma-buf core shares among vmap users), and
  * @unmapped is where revocation waits for it to drop to zero.
@@ -67,61 +91,68 @@ REFMDEV_IMPORT_DMA_BUF_NS();
  * core has already let go of the file's inode and mapping (the dentry
  * goes before .release is called), so nothing may look at the file of
  * such a buffer. Walks that need the file therefore take a reference of
- * their own first (export_hold_files()) and skip the buffers where that
+ * their own first (p2p_export_hold_files()) and skip the buffers where that
  * fails; those have no importer and no mapping left to revoke.
  */
-struct refmdev_dmabuf {
+struct p2p_dmabuf {
 	struct dma_buf *dmabuf;
-	struct refmdev *rd;		/* NULL once the device was closed */
-	struct list_head node;		/* in rd->export.bufs */
+	struct p2p_exporter *exp;	/* NULL once the device was closed */
+	struct list_head node;		/* in exp->bufs */
 	struct vfio_region_dma_range *ranges;
 	u32 nr_ranges;
 	unsigned long npages;
 
 	struct page **pages;		/* NULL while revoked */
 	struct page **vmap_pages;	/* referenced by the kernel mapping */
-	bool revoked;
-	bool dead;
-	bool held;			/* this walk holds a file ref; export.lock */
-	bool revoking;			/* in this revocation; ditto */
+	enum p2p_dmabuf_state state;
+	enum p2p_dmabuf_walk walk;
 	atomic_t maps;
 	wait_queue_head_t unmapped;
 };
 
-void refmdev_export_init(struct refmdev *rd)
+/*
+ * @state_lock is the owner's lock under which it calls revoke, restore
+ * and close; @dev names the buffers and the log messages.
+ */
+void p2p_export_init(struct p2p_exporter *exp,
+		     const struct p2p_exporter_ops *ops, struct device *dev,
+		     struct mutex *state_lock, u32 region_index, u64 size)
 {
-	mutex_init(&rd->export.lock);
-	INIT_LIST_HEAD(&rd->export.bufs);
-	rd->export.usable = false;
+	mutex_init(&exp->lock);
+	INIT_LIST_HEAD(&exp->bufs);
+	exp->usable = false;
+	exp->ops = ops;
+	exp->dev = dev;
+	exp->state_lock = state_lock;
+	exp->region_index = region_index;
+	exp->size = size;
 }
 
-/* Reference the device's current pages for @buf's ranges, in order. */
-static struct page **dmabuf_get_pages(struct refmdev_dmabuf *buf,
-				      struct refmdev *rd)
+/* The owner goes: every buffer has let go of it (each held a reference). */
+void p2p_export_destroy(struct p2p_exporter *exp)
 {
-	struct refmdev_devmem *mem = &rd->devmem;
-	struct page **pages;
-	unsigned long n = 0, i;
-	u32 r;
+	WARN_ON_ONCE(!list_empty(&exp->bufs));
+	mutex_destroy(&exp->lock);
+}
 
+/* Reference the owner's current pages for @buf's ranges, in order. */
+static struct page **p2p_export_get_pages(struct p2p_dmabuf *buf,
+					  struct p2p_exporter *exp)
+{
+	struct page **pages;
+
+	lockdep_assert_held(&exp->lock);
 	pages = kvcalloc(buf->npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
 	if (!pages)
 		return NULL;
-	mutex_lock(&mem->lock);
-	for (r = 0; r < buf->nr_ranges; r++) {
-		unsigned long first = buf->ranges[r].offset >> PAGE_SHIFT;
-		unsigned long count = buf->ranges[r].length >> PAGE_SHIFT;
-
-		for (i = 0; i < count; i++) {
-			pages[n] = mem->pages[first + i];
-			get_page(pages[n++]);
-		}
+	if (exp->ops->get_pages(exp, buf->ranges, buf->nr_ranges, pages)) {
+		kvfree(pages);
+		return NULL;
 	}
-	mutex_unlock(&mem->lock);
 	return pages;
 }
 
-static void dmabuf_put_pages(struct page **pages, unsigned long npages)
+static void p2p_export_put_pages(struct page **pages, unsigned long npages)
 {
 	unsigned long i;
 
@@ -132,7 +163,7 @@ static void dmabuf_put_pages(struct page **pages, unsigned long npages)
 	kvfree(pages);
 }
 
-static void dmabuf_sgt_get_pages(struct sg_table *sgt)
+static void p2p_export_sgt_get_pages(struct sg_table *sgt)
 {
 	struct sg_page_iter iter;
 
@@ -140,7 +171,7 @@ static void dmabuf_sgt_get_pages(struct sg_table *sgt)
 		get_page(sg_page_iter_page(&iter));
 }
 
-static void dmabuf_sgt_put_pages(struct sg_table *sgt)
+static void p2p_export_sgt_put_pages(struct sg_table *sgt)
 {
 	struct sg_page_iter iter;
 
@@ -148,15 +179,15 @@ static void dmabuf_sgt_put_pages(struct sg_table *sgt)
 		put_page(sg_page_iter_page(&iter));
 }
 
-static int refmdev_dmabuf_attach(struct dma_buf *dmabuf,
-				 struct dma_buf_attachment *attach)
+static int p2p_export_attach(struct dma_buf *dmabuf,
+			     struct dma_buf_attachment *attach)
 {
-	struct refmdev_dmabuf *buf = dmabuf->priv;
+	struct p2p_dmabuf *buf = dmabuf->priv;
 
-	if (!refmdev_attach_is_revocable(attach) || !attach->peer2peer)
+	if (!p2p_attach_is_revocable(attach) || !attach->peer2peer)
 		return -EOPNOTSUPP;
 	/* A hint only: mapping checks again under the reservation lock. */
-	if (READ_ONCE(buf->revoked))
+	if (READ_ONCE(buf->state) != P2P_DMABUF_USABLE)
 		return -ENODEV;
 	return 0;
 }
@@ -166,24 +197,24 @@ static int refmdev_dmabuf_attach(struct dma_buf *dmabuf,
  * only means "keep it where it is", which holds anyway; a pinned
  * importer is still notified and must still unmap on revocation.
  */
-static int refmdev_dmabuf_pin(struct dma_buf_attachment *attach)
+static int p2p_export_pin(struct dma_buf_attachment *attach)
 {
 	return 0;
 }
 
-static void refmdev_dmabuf_unpin(struct dma_buf_attachment *attach)
+static void p2p_export_unpin(struct dma_buf_attachment *attach)
 {
 }
 
-static struct sg_table *refmdev_dmabuf_map(struct dma_buf_attachment *attach,
-					   enum dma_data_direction dir)
+static struct sg_table *p2p_export_map(struct dma_buf_attachment *attach,
+				       enum dma_data_direction dir)
 {
-	struct refmdev_dmabuf *buf = attach->dmabuf->priv;
+	struct p2p_dmabuf *buf = attach->dmabuf->priv;
 	struct sg_table *sgt;
 	int ret;
 
 	dma_resv_assert_held(attach->dmabuf->resv);
-	if (buf->revoked)
+	if (buf->state != P2P_DMABUF_USABLE)
 		return ERR_PTR(-ENODEV);
 	/* An export without write access lets devices only read. */
 	if (dir != DMA_TO_DEVICE && !(attach->dmabuf->file->f_mode & FMODE_WRITE))
@@ -207,9 +238,9 @@ static struct sg_table *refmdev_dmabuf_map(struct dma_buf_attachment *attach,
 	/*
 	 * The mapping holds its own page references, so that an importer
 	 * that does not give it back in time still maps live memory (old
-	 * memory, once revoked: see REFMDEV_REVOKE_TIMEOUT).
+	 * memory, once revoked: see P2P_REVOKE_TIMEOUT).
 	 */
-	dmabuf_sgt_get_pages(sgt);
+	p2p_export_sgt_get_pages(sgt);
 	atomic_inc(&buf->maps);
 	return sgt;
 
@@ -220,14 +251,14 @@ err_free:
 	return ERR_PTR(ret);
 }
 
-static void refmdev_dmabuf_unmap(struct dma_buf_attachment *attach,
-				 struct sg_table *sgt,
-				 enum dma_data_direction dir)
+static void p2p_export_unmap(struct dma_buf_attachment *attach,
+			     struct sg_table *sgt,
+			     enum dma_data_direction dir)
 {
-	struct refmdev_dmabuf *buf = attach->dmabuf->priv;
+	struct p2p_dmabuf *buf = attach->dmabuf->priv;
 
 	dma_unmap_sgtable(attach->dev, sgt, dir, 0);
-	dmabuf_sgt_put_pages(sgt);
+	p2p_export_sgt_put_pages(sgt);
 	sg_free_table(sgt);
 	kfree(sgt);
 	if (atomic_dec_and_test(&buf->maps))
@@ -235,21 +266,21 @@ static void refmdev_dmabuf_unmap(struct dma_buf_attachment *attach,
 }
 
 /* Our memory is ordinary cacheable RAM: CPU access needs no syncing. */
-static int refmdev_dmabuf_begin_cpu_access(struct dma_buf *dmabuf,
-					   enum dma_data_direction dir)
+static int p2p_export_begin_cpu_access(struct dma_buf *dmabuf,
+				       enum dma_data_direction dir)
 {
-	struct refmdev_dmabuf *buf = dmabuf->priv;
+	struct p2p_dmabuf *buf = dmabuf->priv;
 
-	return READ_ONCE(buf->revoked) ? -ENODEV : 0;
+	return READ_ONCE(buf->state) != P2P_DMABUF_USABLE ? -ENODEV : 0;
 }
 
 /* Ending an access to memory that was revoked meanwhile says so too. */
-static int refmdev_dmabuf_end_cpu_access(struct dma_buf *dmabuf,
-					 enum dma_data_direction dir)
+static int p2p_export_end_cpu_access(struct dma_buf *dmabuf,
+				     enum dma_data_direction dir)
 {
-	struct refmdev_dmabuf *buf = dmabuf->priv;
+	struct p2p_dmabuf *buf = dmabuf->priv;
 
-	return READ_ONCE(buf->revoked) ? -ENODEV : 0;
+	return READ_ONCE(buf->state) != P2P_DMABUF_USABLE ? -ENODEV : 0;
 }
 
 /*
@@ -261,15 +292,15 @@ static int refmdev_dmabuf_end_cpu_access(struct dma_buf *dmabuf,
  * if it fails: an importer asks begin_cpu_access() first, which says
  * -ENODEV while revoked.
  */
-static int refmdev_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
+static int p2p_export_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 {
-	struct refmdev_dmabuf *buf = dmabuf->priv;
+	struct p2p_dmabuf *buf = dmabuf->priv;
 	struct page **pages;
 	unsigned long i;
 	void *vaddr;
 
 	dma_resv_assert_held(dmabuf->resv);
-	if (buf->revoked)
+	if (buf->state != P2P_DMABUF_USABLE)
 		return -ENODEV;
 	pages = kvmalloc_array(buf->npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
 	if (!pages)
@@ -288,14 +319,14 @@ static int refmdev_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 	return 0;
 }
 
-static void refmdev_dmabuf_vunmap(struct dma_buf *dmabuf,
-				  struct iosys_map *map)
+static void p2p_export_vunmap(struct dma_buf *dmabuf,
+			      struct iosys_map *map)
 {
-	struct refmdev_dmabuf *buf = dmabuf->priv;
+	struct p2p_dmabuf *buf = dmabuf->priv;
 
 	dma_resv_assert_held(dmabuf->resv);
 	vunmap(map->vaddr);
-	dmabuf_put_pages(buf->vmap_pages, buf->npages);
+	p2p_export_put_pages(buf->vmap_pages, buf->npages);
 	buf->vmap_pages = NULL;
 	if (atomic_dec_and_test(&buf->maps))
 		wake_up_all(&buf->unmapped);
@@ -306,15 +337,15 @@ static void refmdev_dmabuf_vunmap(struct dma_buf *dmabuf,
  * that takes the lock after us zaps what we inserted, one that took it
  * before is seen and the access gets SIGBUS.
  */
-static vm_fault_t refmdev_dmabuf_fault(struct vm_fault *vmf)
+static vm_fault_t p2p_export_fault(struct vm_fault *vmf)
 {
-	struct refmdev_dmabuf *buf = vmf->vma->vm_private_data;
+	struct p2p_dmabuf *buf = vmf->vma->vm_private_data;
 	struct dma_resv *resv = buf->dmabuf->resv;
 	vm_fault_t ret = VM_FAULT_SIGBUS;
 	int err;
 
 	dma_resv_lock(resv, NULL);
-	if (!buf->revoked && vmf->pgoff < buf->npages) {
+	if (buf->state == P2P_DMABUF_USABLE && vmf->pgoff < buf->npages) {
 		err = vm_insert_page(vmf->vma, vmf->address & PAGE_MASK,
 				     buf->pages[vmf->pgoff]);
 		ret = (!err || err == -EBUSY) ? VM_FAULT_NOPAGE : vmf_error(err);
@@ -323,12 +354,12 @@ static vm_fault_t refmdev_dmabuf_fault(struct vm_fault *vmf)
 	return ret;
 }
 
-static const struct vm_operations_struct refmdev_dmabuf_vm_ops = {
-	.fault = refmdev_dmabuf_fault,
+static const struct vm_operations_struct p2p_export_dmabuf_vm_ops = {
+	.fault = p2p_export_fault,
 };
 
-static int refmdev_dmabuf_mmap(struct dma_buf *dmabuf,
-			       struct vm_area_struct *vma)
+static int p2p_export_mmap(struct dma_buf *dmabuf,
+			   struct vm_area_struct *vma)
 {
 	/*
 	 * Device memory is shared by nature; vfio-pci refuses private too.
@@ -337,42 +368,42 @@ static int refmdev_dmabuf_mmap(struct dma_buf *dmabuf,
 	 */
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
-	refmdev_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
-	vma->vm_ops = &refmdev_dmabuf_vm_ops;
+	p2p_vm_flags_set(vma, VM_MIXEDMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = &p2p_export_dmabuf_vm_ops;
 	vma->vm_private_data = dmabuf->priv;
 	return 0;
 }
 
-static void refmdev_dmabuf_release(struct dma_buf *dmabuf)
+static void p2p_export_release(struct dma_buf *dmabuf)
 {
-	struct refmdev_dmabuf *buf = dmabuf->priv;
-	struct refmdev *rd = buf->rd;
+	struct p2p_dmabuf *buf = dmabuf->priv;
+	struct p2p_exporter *exp = buf->exp;
 
 	/* Set only while the device holds us on its list; see the struct. */
-	if (rd) {
-		mutex_lock(&rd->export.lock);
+	if (exp) {
+		mutex_lock(&exp->lock);
 		list_del(&buf->node);
-		mutex_unlock(&rd->export.lock);
-		vfio_put_device(&rd->vdev);
+		mutex_unlock(&exp->lock);
+		exp->ops->put_owner(exp);	/* may free @exp */
 	}
 	/* No importer and no mapping is left: nothing else sees @pages. */
-	dmabuf_put_pages(buf->pages, buf->npages);
+	p2p_export_put_pages(buf->pages, buf->npages);
 	kfree(buf->ranges);
 	kfree(buf);
 }
 
-static const struct dma_buf_ops refmdev_dmabuf_ops = {
-	.attach = refmdev_dmabuf_attach,
-	.pin = refmdev_dmabuf_pin,
-	.unpin = refmdev_dmabuf_unpin,
-	.map_dma_buf = refmdev_dmabuf_map,
-	.unmap_dma_buf = refmdev_dmabuf_unmap,
-	.begin_cpu_access = refmdev_dmabuf_begin_cpu_access,
-	.end_cpu_access = refmdev_dmabuf_end_cpu_access,
-	.mmap = refmdev_dmabuf_mmap,
-	.vmap = refmdev_dmabuf_vmap,
-	.vunmap = refmdev_dmabuf_vunmap,
-	.release = refmdev_dmabuf_release,
+static const struct dma_buf_ops p2p_export_dmabuf_ops = {
+	.attach = p2p_export_attach,
+	.pin = p2p_export_pin,
+	.unpin = p2p_export_unpin,
+	.map_dma_buf = p2p_export_map,
+	.unmap_dma_buf = p2p_export_unmap,
+	.begin_cpu_access = p2p_export_begin_cpu_access,
+	.end_cpu_access = p2p_export_end_cpu_access,
+	.mmap = p2p_export_mmap,
+	.vmap = p2p_export_vmap,
+	.vunmap = p2p_export_vunmap,
+	.release = p2p_export_release,
 };
 
 /*
@@ -383,7 +414,7 @@ static const struct dma_buf_ops refmdev_dmabuf_ops = {
  * which userspace controls: the revoking thread never waits on that for
  * ever.
  */
-#define REFMDEV_REVOKE_TIMEOUT	(5 * HZ)
+#define P2P_REVOKE_TIMEOUT	(5 * HZ)
 
 /*
  * Revocation runs in three passes over the buffers, so that the bound
@@ -396,59 +427,72 @@ static const struct dma_buf_ops refmdev_dmabuf_ops = {
 
 /*
  * Take a reference on the file of every buffer that still has one, for
- * the length of a walk under export.lock; see struct refmdev_dmabuf.
+ * the length of a walk under exp->lock; see struct p2p_dmabuf.
  */
-static void export_hold_files(struct refmdev *rd)
+static void p2p_export_hold_files(struct p2p_exporter *exp)
 {
-	struct refmdev_dmabuf *buf;
+	struct p2p_dmabuf *buf;
 
-	lockdep_assert_held(&rd->export.lock);
-	list_for_each_entry(buf, &rd->export.bufs, node)
-		buf->held = !!refmdev_get_file_active(&buf->dmabuf->file);
+	lockdep_assert_held(&exp->lock);
+	list_for_each_entry(buf, &exp->bufs, node) {
+		WARN_ON_ONCE(buf->walk != P2P_WALK_NONE);
+		buf->walk = p2p_get_file_active(&buf->dmabuf->file) ?
+			    P2P_WALK_HELD : P2P_WALK_NONE;
+	}
 }
 
 /*
- * Drop what export_hold_files() took. A reference dropped here may be the
- * last one: fput() then defers the release to task work or a worker, so
- * .release (which takes export.lock) never runs inside this call.
+ * Drop what p2p_export_hold_files() took. A reference dropped here may be
+ * the last one: fput() then defers the release to task work or a worker,
+ * so .release (which takes exp->lock) never runs inside this call.
  */
-static void export_put_files(struct refmdev *rd)
+static void p2p_export_put_files(struct p2p_exporter *exp)
 {
-	struct refmdev_dmabuf *buf;
+	struct p2p_dmabuf *buf;
 
-	lockdep_assert_held(&rd->export.lock);
-	list_for_each_entry(buf, &rd->export.bufs, node) {
-		if (!buf->held)
+	lockdep_assert_held(&exp->lock);
+	list_for_each_entry(buf, &exp->bufs, node) {
+		if (buf->walk == P2P_WALK_NONE)
 			continue;
-		buf->held = false;
+		buf->walk = P2P_WALK_NONE;
 		fput(buf->dmabuf->file);
 	}
 }
 
-/* Pass 1. True if this call revoked @buf. Caller holds export.lock. */
-static bool dmabuf_mark_revoked(struct refmdev_dmabuf *buf, bool dead)
+/*
+ * Pass 1, for a buffer this walk holds: revoke it (for good if @dead) and
+ * notify its importers. Moves @buf to P2P_WALK_REVOKING if this call
+ * revoked it, so passes 2 and 3 follow.
+ */
+static void p2p_export_mark_revoked(struct p2p_exporter *exp,
+				    struct p2p_dmabuf *buf, bool dead)
 {
 	struct dma_resv *resv = buf->dmabuf->resv;
-	bool revoking = false;
+	enum p2p_dmabuf_state was;
 
+	lockdep_assert_held(&exp->lock);
+	if (buf->walk != P2P_WALK_HELD)
+		return;
 	dma_resv_lock(resv, NULL);
-	buf->dead |= dead;
-	if (!buf->revoked) {
-		WRITE_ONCE(buf->revoked, true);
-		refmdev_dma_buf_notify(buf->dmabuf);
-		revoking = true;
+	was = buf->state;
+	if (dead)
+		WRITE_ONCE(buf->state, P2P_DMABUF_DEAD);
+	else if (was == P2P_DMABUF_USABLE)
+		WRITE_ONCE(buf->state, P2P_DMABUF_REVOKED);
+	if (was == P2P_DMABUF_USABLE) {
+		p2p_dma_buf_notify(buf->dmabuf);
+		buf->walk = P2P_WALK_REVOKING;
 	}
 	dma_resv_unlock(resv);
-	return revoking;
 }
 
 /*
  * Pass 2: importers' fences (they fence asynchronous work), then their
  * unmaps. Both are kernel code bound to finish, but see above.
  */
-static void dmabuf_wait_importers(struct refmdev *rd,
-				  struct refmdev_dmabuf *buf,
-				  unsigned long deadline)
+static void p2p_export_wait_importers(struct p2p_exporter *exp,
+				      struct p2p_dmabuf *buf,
+				      unsigned long deadline)
 {
 	struct dma_buf *dmabuf = buf->dmabuf;
 	long left = time_before(jiffies, deadline) ? deadline - jiffies : 0;
@@ -461,14 +505,14 @@ static void dmabuf_wait_importers(struct refmdev *rd,
 	else if (!left && !atomic_read(&buf->maps))
 		left = 1;	/* no time left, but nothing to wait for */
 	if (left <= 0)
-		dev_warn_ratelimited(refmdev_dev(rd),
+		dev_warn_ratelimited(exp->dev,
 				     "dma-buf %llu: an importer still uses it %u ms after revocation; its memory stays allocated until it lets go\n",
 				     (u64)file_inode(dmabuf->file)->i_ino,
-				     jiffies_to_msecs(REFMDEV_REVOKE_TIMEOUT));
+				     jiffies_to_msecs(P2P_REVOKE_TIMEOUT));
 }
 
 /* Pass 3. */
-static void dmabuf_drop_pages(struct refmdev_dmabuf *buf)
+static void p2p_export_drop_pages(struct p2p_dmabuf *buf)
 {
 	struct dma_buf *dmabuf = buf->dmabuf;
 	struct page **pages;
@@ -478,22 +522,27 @@ static void dmabuf_drop_pages(struct refmdev_dmabuf *buf)
 	pages = buf->pages;
 	buf->pages = NULL;
 	dma_resv_unlock(dmabuf->resv);
-	dmabuf_put_pages(pages, buf->npages);
+	p2p_export_put_pages(pages, buf->npages);
 }
 
-/* Passes 2 and 3 for the buffers pass 1 marked. Caller holds export.lock. */
-static void export_finish_revoke(struct refmdev *rd)
+/*
+ * Passes 2 and 3 for the buffers pass 1 revoked, which go back to being
+ * merely held by the walk.
+ */
+static void p2p_export_finish_revoke(struct p2p_exporter *exp)
 {
-	unsigned long deadline = jiffies + REFMDEV_REVOKE_TIMEOUT;
-	struct refmdev_dmabuf *buf;
+	unsigned long deadline = jiffies + P2P_REVOKE_TIMEOUT;
+	struct p2p_dmabuf *buf;
 
-	list_for_each_entry(buf, &rd->export.bufs, node)
-		if (buf->revoking)
-			dmabuf_wait_importers(rd, buf, deadline);
-	list_for_each_entry(buf, &rd->export.bufs, node) {
-		if (buf->revoking)
-			dmabuf_drop_pages(buf);
-		buf->revoking = false;
+	lockdep_assert_held(&exp->lock);
+	list_for_each_entry(buf, &exp->bufs, node)
+		if (buf->walk == P2P_WALK_REVOKING)
+			p2p_export_wait_importers(exp, buf, deadline);
+	list_for_each_entry(buf, &exp->bufs, node) {
+		if (buf->walk != P2P_WALK_REVOKING)
+			continue;
+		p2p_export_drop_pages(buf);
+		buf->walk = P2P_WALK_HELD;
 	}
 }
 
@@ -501,65 +550,65 @@ static void export_finish_revoke(struct refmdev *rd)
  * Make one buffer usable on the device's current memory. Without memory
  * for the page array it stays revoked, which is safe.
  */
-static int dmabuf_restore(struct refmdev_dmabuf *buf, struct refmdev *rd)
+static int p2p_export_restore_buf(struct p2p_exporter *exp,
+				  struct p2p_dmabuf *buf)
 {
 	struct dma_buf *dmabuf = buf->dmabuf;
 	struct page **pages;
 
-	if (!buf->revoked || buf->dead)
+	lockdep_assert_held(&exp->lock);
+	/* Only a walk or the exporting call (before the fd exists) get here. */
+	if (buf->state != P2P_DMABUF_REVOKED)
 		return 0;
-	pages = dmabuf_get_pages(buf, rd);
+	pages = p2p_export_get_pages(buf, exp);
 	if (!pages)
 		return -ENOMEM;
 	dma_resv_lock(dmabuf->resv, NULL);
+	WARN_ON_ONCE(buf->pages);
 	buf->pages = pages;
-	WRITE_ONCE(buf->revoked, false);
-	refmdev_dma_buf_notify(dmabuf);
+	WRITE_ONCE(buf->state, P2P_DMABUF_USABLE);
+	p2p_dma_buf_notify(dmabuf);
 	dma_resv_unlock(dmabuf->resv);
 	return 0;
 }
 
 /*
  * The device stops decoding memory, or is about to replace it (reset).
- * Caller holds rd->reset_lock, not rd->lock (this waits for importers);
- * when this returns no importer maps the old memory and no CPU mapping
- * of a dma-buf reaches it.
+ * This waits for importers (bounded); when it returns no importer maps
+ * the old memory and no CPU mapping of a dma-buf reaches it.
  */
-void refmdev_export_revoke(struct refmdev *rd)
+void p2p_export_revoke(struct p2p_exporter *exp)
 {
-	struct refmdev_dmabuf *buf;
+	struct p2p_dmabuf *buf;
 
-	lockdep_assert_held(&rd->reset_lock);
-	lockdep_assert_not_held(&rd->lock);
-	mutex_lock(&rd->export.lock);
-	rd->export.usable = false;
-	export_hold_files(rd);
-	list_for_each_entry(buf, &rd->export.bufs, node)
-		buf->revoking = buf->held && dmabuf_mark_revoked(buf, false);
-	export_finish_revoke(rd);
-	export_put_files(rd);
-	mutex_unlock(&rd->export.lock);
+	lockdep_assert_held(exp->state_lock);
+	mutex_lock(&exp->lock);
+	exp->usable = false;
+	p2p_export_hold_files(exp);
+	list_for_each_entry(buf, &exp->bufs, node)
+		p2p_export_mark_revoked(exp, buf, false);
+	p2p_export_finish_revoke(exp);
+	p2p_export_put_files(exp);
+	mutex_unlock(&exp->lock);
 }
 
-/*
- * Decoding is on and the memory settled: buffers may be used again.
- * Caller holds rd->reset_lock.
- */
-void refmdev_export_restore(struct refmdev *rd)
+/* Decoding is on and the memory settled: buffers may be used again. */
+void p2p_export_restore(struct p2p_exporter *exp)
 {
-	struct refmdev_dmabuf *buf;
+	struct p2p_dmabuf *buf;
 
-	lockdep_assert_held(&rd->reset_lock);
-	mutex_lock(&rd->export.lock);
-	rd->export.usable = true;
-	export_hold_files(rd);
-	list_for_each_entry(buf, &rd->export.bufs, node)
-		if (buf->held && dmabuf_restore(buf, rd))
-			dev_warn_ratelimited(refmdev_dev(rd),
+	lockdep_assert_held(exp->state_lock);
+	mutex_lock(&exp->lock);
+	exp->usable = true;
+	p2p_export_hold_files(exp);
+	list_for_each_entry(buf, &exp->bufs, node)
+		if (buf->walk == P2P_WALK_HELD &&
+		    p2p_export_restore_buf(exp, buf))
+			dev_warn_ratelimited(exp->dev,
 					     "dma-buf %llu stays revoked: no memory for its page array\n",
 					     (u64)file_inode(buf->dmabuf->file)->i_ino);
-	export_put_files(rd);
-	mutex_unlock(&rd->export.lock);
+	p2p_export_put_files(exp);
+	mutex_unlock(&exp->lock);
 }
 
 /*
@@ -569,42 +618,43 @@ void refmdev_export_restore(struct refmdev *rd)
  * reference; no importer or mapping can hold one of those, and no later
  * open can reach them (every walk skips them).
  */
-void refmdev_export_close(struct refmdev *rd)
+void p2p_export_close(struct p2p_exporter *exp)
 {
-	struct refmdev_dmabuf *buf, *tmp;
+	struct p2p_dmabuf *buf, *tmp;
 
-	lockdep_assert_held(&rd->reset_lock);
-	lockdep_assert_not_held(&rd->lock);
-	mutex_lock(&rd->export.lock);
-	rd->export.usable = false;
-	export_hold_files(rd);
-	list_for_each_entry(buf, &rd->export.bufs, node)
-		buf->revoking = buf->held && dmabuf_mark_revoked(buf, true);
-	export_finish_revoke(rd);
-	list_for_each_entry_safe(buf, tmp, &rd->export.bufs, node) {
-		if (!buf->held)
+	lockdep_assert_held(exp->state_lock);
+	mutex_lock(&exp->lock);
+	exp->usable = false;
+	p2p_export_hold_files(exp);
+	list_for_each_entry(buf, &exp->bufs, node)
+		p2p_export_mark_revoked(exp, buf, true);
+	p2p_export_finish_revoke(exp);
+	list_for_each_entry_safe(buf, tmp, &exp->bufs, node) {
+		if (buf->walk == P2P_WALK_NONE)
 			continue;
-		buf->held = false;
+		buf->walk = P2P_WALK_NONE;
 		list_del_init(&buf->node);
-		buf->rd = NULL;
-		vfio_put_device(&rd->vdev);
+		buf->exp = NULL;
+		/* Not the last owner reference: the closing device holds one. */
+		exp->ops->put_owner(exp);
 		fput(buf->dmabuf->file);
 	}
-	mutex_unlock(&rd->export.lock);
+	mutex_unlock(&exp->lock);
 }
 
 /*
  * Read and check the ranges of a request: non-empty, page aligned,
- * inside BAR2, and in total no larger than BAR2 (the buffer holds a page
- * array of that size). Returns the total length through @total.
+ * inside the region, and in total no larger than the region (the buffer
+ * holds a page array of that size). Returns the total length through
+ * @total.
  */
 static struct vfio_region_dma_range *
-export_copy_ranges(struct refmdev *rd,
-		   struct vfio_device_feature_dma_buf __user *arg,
-		   const struct vfio_device_feature_dma_buf *req, size_t argsz,
-		   u64 *total)
+p2p_export_copy_ranges(struct p2p_exporter *exp,
+		       struct vfio_device_feature_dma_buf __user *arg,
+		       const struct vfio_device_feature_dma_buf *req,
+		       size_t argsz, u64 *total)
 {
-	u64 bar = rd->type->devmem_size, sum = 0, end;
+	u64 bar = exp->size, sum = 0, end;
 	struct vfio_region_dma_range *ranges;
 	size_t need;
 	u32 i;
@@ -644,13 +694,18 @@ err:
 	return ERR_PTR(ret);
 }
 
-static int export_dmabuf(struct refmdev *rd,
-			 struct vfio_device_feature_dma_buf __user *arg,
-			 size_t argsz)
+/*
+ * VFIO_DEVICE_FEATURE_DMA_BUF with VFIO_DEVICE_FEATURE_GET, which the
+ * owner's .device_feature has checked: a new dma-buf over the ranges the
+ * request names, usable at once if the owner is. Returns its fd.
+ */
+int p2p_export_dmabuf(struct p2p_exporter *exp,
+		      struct vfio_device_feature_dma_buf __user *arg,
+		      size_t argsz)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
 	struct vfio_device_feature_dma_buf req;
-	struct refmdev_dmabuf *buf;
+	struct p2p_dmabuf *buf;
 	struct dma_buf *dmabuf;
 	u64 total;
 	char *name;
@@ -664,7 +719,7 @@ static int export_dmabuf(struct refmdev *rd,
 	if (req.region_index >= VFIO_PCI_ROM_REGION_INDEX)
 		return -ENODEV;
 	/* ... and for a BAR it cannot export. */
-	if (req.region_index != REFMDEV_DEVMEM_BAR)
+	if (req.region_index != exp->region_index)
 		return -EINVAL;
 	if ((req.open_flags & ~(O_ACCMODE | O_CLOEXEC)) ||
 	    (req.open_flags & O_ACCMODE) == O_ACCMODE)
@@ -673,27 +728,28 @@ static int export_dmabuf(struct refmdev *rd,
 	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
 	if (!buf)
 		return -ENOMEM;
-	buf->ranges = export_copy_ranges(rd, arg, &req, argsz, &total);
+	buf->ranges = p2p_export_copy_ranges(exp, arg, &req, argsz, &total);
 	if (IS_ERR(buf->ranges)) {
 		ret = PTR_ERR(buf->ranges);
 		goto err_free_buf;
 	}
 	buf->nr_ranges = req.nr_ranges;
 	buf->npages = total >> PAGE_SHIFT;
-	buf->revoked = true;	/* until it joins the device's list */
+	buf->state = P2P_DMABUF_REVOKED;	/* until it joins the device's list */
+	buf->walk = P2P_WALK_NONE;
 	atomic_set(&buf->maps, 0);
 	init_waitqueue_head(&buf->unmapped);
 	INIT_LIST_HEAD(&buf->node);
 
-	name = kasprintf(GFP_KERNEL, "%s:bar%u", dev_name(refmdev_dev(rd)),
-			 REFMDEV_DEVMEM_BAR);
+	name = kasprintf(GFP_KERNEL, "%s:bar%u", dev_name(exp->dev),
+			 exp->region_index);
 	if (!name) {
 		ret = -ENOMEM;
 		goto err_free_ranges;
 	}
 
-	exp_info.ops = &refmdev_dmabuf_ops;
-	exp_info.exp_name = REFMDEV_NAME;
+	exp_info.ops = &p2p_export_dmabuf_ops;
+	exp_info.exp_name = exp->ops->name;
 	exp_info.size = total;
 	exp_info.flags = req.open_flags;
 	exp_info.priv = buf;
@@ -709,13 +765,13 @@ static int export_dmabuf(struct refmdev *rd,
 	spin_unlock(&dmabuf->name_lock);
 
 	/* From here on dma_buf_put() frees @buf through .release. */
-	mutex_lock(&rd->export.lock);
-	get_device(&rd->vdev.device);	/* dropped by close or .release */
-	buf->rd = rd;
-	list_add_tail(&buf->node, &rd->export.bufs);
-	/* Under export.lock no revoke or restore runs meanwhile. */
-	ret = rd->export.usable ? dmabuf_restore(buf, rd) : 0;
-	mutex_unlock(&rd->export.lock);
+	mutex_lock(&exp->lock);
+	exp->ops->get_owner(exp);	/* dropped by close or .release */
+	buf->exp = exp;
+	list_add_tail(&buf->node, &exp->bufs);
+	/* Under exp->lock no revoke or restore runs meanwhile. */
+	ret = exp->usable ? p2p_export_restore_buf(exp, buf) : 0;
+	mutex_unlock(&exp->lock);
 	if (ret)
 		goto err_put;
 
@@ -735,21 +791,4 @@ err_free_ranges:
 err_free_buf:
 	kfree(buf);
 	return ret;
-}
-
-int refmdev_device_feature(struct vfio_device *vdev, u32 flags,
-			   void __user *arg, size_t argsz)
-{
-	struct refmdev *rd = vdev_to_refmdev(vdev);
-	int ret;
-
-	switch (flags & VFIO_DEVICE_FEATURE_MASK) {
-	case VFIO_DEVICE_FEATURE_DMA_BUF:
-		ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET,
-					 sizeof(struct vfio_device_feature_dma_buf));
-		if (ret != 1)
-			return ret;
-		return export_dmabuf(rd, arg, argsz);
-	}
-	return -ENOTTY;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * P2P windows: the importing side of BAR export. A VFIO user attaches a
- * dma-buf to this device at an IOVA; descriptors whose source or
+ * dma-buf to the owner device at an IOVA; descriptors whose source or
  * destination lies in [iova, iova + size) then reach the dma-buf's memory
  * instead of guest memory through type1, without pinning.
  *
@@ -12,7 +12,7 @@
  * nor any assumption about how the exporter maps: any exporter with
  * .vmap will do (ours, udmabuf, a dma-heap); one without is refused at
  * ATTACH with EOPNOTSUPP. A kernel mapping of I/O memory is refused too
- * (REFMDEV_DMA_ST_PEER_FAULT): memcpy() is not how a CPU writes MMIO.
+ * (-EIO to the engine): memcpy() is not how a CPU writes MMIO.
  *
  * A dynamic exporter (ours) may revoke: the window holds a dynamic
  * attachment, only to be told, and lets go of its kernel mapping inside
@@ -21,8 +21,9 @@
  * waits for the descriptor in flight and nothing lands in the memory
  * after the exporter's revoking call returns. Whether the exporter is
  * usable now is its begin_cpu_access()'s answer (ours says -ENODEV while
- * revoked): descriptors then complete with REFMDEV_DMA_ST_PEER_REVOKED,
- * and work again once it is restored. A static exporter's memory never
+ * revoked): the engine's calls then fail with -ENODEV (for refmdev a
+ * descriptor status, REFMDEV_DMA_ST_PEER_REVOKED), and work again once it
+ * is restored. A static exporter's memory never
  * moves; its window needs no attachment at all.
  */
 #include <linux/dma-buf.h>
@@ -31,26 +32,30 @@
 #include <linux/mm.h>
 #include <linux/overflow.h>
 #include <linux/uaccess.h>
-#include "../mdev/compat.h"
-#include "../mdev/refmdev.h"
+#include "p2p.h"
+#include "p2p_compat.h"
 
-void refmdev_windows_init(struct refmdev *rd)
+/* @dev: the owner's device, which attaches to the windows' dma-bufs. */
+void p2p_windows_init(struct p2p_windows *wins, struct device *dev)
 {
-	unsigned int i;
+	mutex_init(&wins->lock);
+	wins->dev = dev;
+}
 
-	mutex_init(&rd->windows.lock);
-	for (i = 0; i < REFMDEV_P2P_WINDOWS; i++)
-		rd->windows.slot[i].rd = rd;
+/* The owner goes; it detached every window when it was closed. */
+void p2p_windows_destroy(struct p2p_windows *wins)
+{
+	mutex_destroy(&wins->lock);
 }
 
 /*
  * How long the engine waits for other users' fences on a window before it
- * gives up on the descriptor (REFMDEV_DMA_ST_PEER_FAULT).
+ * gives up on the descriptor (-EIO).
  */
-#define REFMDEV_WINDOW_FENCE_TIMEOUT	(5 * HZ)
+#define P2P_WINDOW_FENCE_TIMEOUT	(5 * HZ)
 
-/* Drop the engine's kernel mapping. Caller holds the reservation lock. */
-static void window_unmap(struct refmdev_window *win)
+/* Drop the engine's kernel mapping. */
+static void p2p_window_unmap(struct p2p_window *win)
 {
 	dma_resv_assert_held(win->dmabuf->resv);
 	if (iosys_map_is_null(&win->map))
@@ -59,89 +64,91 @@ static void window_unmap(struct refmdev_window *win)
 	iosys_map_clear(&win->map);
 }
 
-/* The exporter revokes, moves or restores: let go of what we map. */
-static void window_notify(struct dma_buf_attachment *attach)
+/*
+ * The exporter revokes, moves or restores: let go of what we map. The
+ * dma-buf rules have the exporter hold the reservation lock here.
+ */
+static void p2p_window_notify(struct dma_buf_attachment *attach)
 {
-	struct refmdev_window *win = attach->importer_priv;
+	struct p2p_window *win = attach->importer_priv;
 
+	dma_resv_assert_held(attach->dmabuf->resv);
 	win->notifications++;
-	window_unmap(win);
+	p2p_window_unmap(win);
 }
 
-static const struct dma_buf_attach_ops window_importer_ops = {
+static const struct dma_buf_attach_ops p2p_window_importer_ops = {
 	.allow_peer2peer = true,
-	.REFMDEV_DMA_BUF_NOTIFY_OP = window_notify,
+	.P2P_DMA_BUF_NOTIFY_OP = p2p_window_notify,
 };
 
-/* Map the whole dma-buf into the kernel. Caller holds the resv lock. */
-static u32 window_map(struct refmdev_window *win)
+/*
+ * An exporter's answer as one of the errnos of p2p.h: the engine tells
+ * a revoked exporter and a lack of memory apart from everything else.
+ */
+static int p2p_window_errno(int err)
 {
-	int ret = dma_buf_vmap(win->dmabuf, &win->map);
+	return err == -ENODEV || err == -ENOMEM ? err : -EIO;
+}
 
+/* Map the whole dma-buf into the kernel. */
+static int p2p_window_map(struct p2p_window *win)
+{
+	int ret;
+
+	dma_resv_assert_held(win->dmabuf->resv);
+	ret = dma_buf_vmap(win->dmabuf, &win->map);
 	if (ret) {
 		iosys_map_clear(&win->map);
-		return ret == -ENOMEM ? REFMDEV_DMA_ST_NO_MEM :
-					REFMDEV_DMA_ST_PEER_FAULT;
+		return ret == -ENOMEM ? -ENOMEM : -EIO;
 	}
 	if (win->map.is_iomem) {
-		window_unmap(win);
-		return REFMDEV_DMA_ST_PEER_FAULT;
+		p2p_window_unmap(win);
+		return -EIO;
 	}
-	return REFMDEV_DMA_ST_OK;
+	return 0;
 }
 
-void refmdev_windows_lock(struct refmdev *rd)
+void p2p_windows_lock(struct p2p_windows *wins)
 {
-	mutex_lock(&rd->windows.lock);
+	mutex_lock(&wins->lock);
 }
 
-void refmdev_windows_unlock(struct refmdev *rd)
+void p2p_windows_unlock(struct p2p_windows *wins)
 {
-	mutex_unlock(&rd->windows.lock);
+	mutex_unlock(&wins->lock);
 }
 
 /*
- * Does [addr, addr + len) touch a window? REFMDEV_DMA_ST_OK with *@win
- * the window or NULL, or REFMDEV_DMA_ST_PEER_RANGE if it crosses a
- * window's edge. The caller has checked that the range does not wrap.
+ * Does [addr, addr + len) touch a window? 0 with *@win the window or
+ * NULL, or -ERANGE if it crosses a window's edge. The caller has checked
+ * that the range does not wrap.
  */
-u32 refmdev_window_find(struct refmdev *rd, u64 addr, u32 len,
-			struct refmdev_window **win)
+int p2p_window_find(struct p2p_windows *wins, u64 addr, u32 len,
+		    struct p2p_window **win)
 {
 	u64 last = addr + len - 1;
 	unsigned int i;
 
-	lockdep_assert_held(&rd->windows.lock);
+	lockdep_assert_held(&wins->lock);
 	*win = NULL;
 	for (i = 0; i < REFMDEV_P2P_WINDOWS; i++) {
-		struct refmdev_window *w = &rd->windows.slot[i];
+		struct p2p_window *w = &wins->slot[i];
 		u64 w_last = w->iova + w->size - 1;
 
 		if (!w->dmabuf || last < w->iova || addr > w_last)
 			continue;
 		if (addr < w->iova || last > w_last)
-			return REFMDEV_DMA_ST_PEER_RANGE;
+			return -ERANGE;
 		*win = w;
 	}
-	return REFMDEV_DMA_ST_OK;
+	return 0;
 }
 
 /* The CPU's direction of an access, as begin/end_cpu_access take it. */
-static enum dma_data_direction window_cpu_dir(bool write)
+static enum dma_data_direction p2p_window_cpu_dir(bool write)
 {
 	return write ? DMA_TO_DEVICE : DMA_FROM_DEVICE;
-}
-
-static u32 window_cpu_status(int err)
-{
-	switch (err) {
-	case -ENODEV:
-		return REFMDEV_DMA_ST_PEER_REVOKED;
-	case -ENOMEM:
-		return REFMDEV_DMA_ST_NO_MEM;
-	default:
-		return REFMDEV_DMA_ST_PEER_FAULT;
-	}
 }
 
 /*
@@ -154,92 +161,99 @@ static u32 window_cpu_status(int err)
  * more, without a bound of its own, for fences added since: dma-fences
  * must signal in finite time, which is the only bound the core offers;
  * it is kept out of the pin section, where an unmap would wait for it.
- * refmdev_window_finish() ends the access, whatever happened between.
+ * p2p_window_finish() ends the access, whatever happened between.
  */
-u32 refmdev_window_prepare(struct refmdev_window *win, bool write)
+int p2p_window_prepare(struct p2p_windows *wins, struct p2p_window *win,
+		       bool write)
 {
-	struct dma_resv *resv = win->dmabuf->resv;
+	struct dma_resv *resv;
 	int ret;
 
-	lockdep_assert_held(&win->rd->windows.lock);
+	lockdep_assert_held(&wins->lock);
+	/* p2p_window_find() gave the engine a window in use. */
+	if (WARN_ON_ONCE(!win->dmabuf))
+		return -EIO;
+	resv = win->dmabuf->resv;
 	win->cpu_access = false;
-	/* refmdev_window_begin() refuses it, after the other side's pins. */
+	/* p2p_window_begin() refuses it, after the other side's pins. */
 	if (write && !win->writable)
-		return REFMDEV_DMA_ST_OK;
+		return 0;
 	if (dma_resv_wait_timeout(resv, dma_resv_usage_rw(write), false,
-				  REFMDEV_WINDOW_FENCE_TIMEOUT) <= 0)
-		return REFMDEV_DMA_ST_PEER_FAULT;
+				  P2P_WINDOW_FENCE_TIMEOUT) <= 0)
+		return -EIO;
 	/*
 	 * A revocation marks the buffer and notifies under the reservation
 	 * lock. The count is read under it too: a revocation after this
-	 * changes the count, which refmdev_window_begin() sees; one before
+	 * changes the count, which p2p_window_begin() sees; one before
 	 * it is visible, mark and all, to begin_cpu_access() below.
 	 */
 	dma_resv_lock(resv, NULL);
 	win->cpu_seen = win->notifications;
 	dma_resv_unlock(resv);
-	ret = dma_buf_begin_cpu_access(win->dmabuf, window_cpu_dir(write));
+	ret = dma_buf_begin_cpu_access(win->dmabuf, p2p_window_cpu_dir(write));
 	dma_resv_lock(resv, NULL);
 	win->revoked = ret == -ENODEV;
 	dma_resv_unlock(resv);
 	if (ret)
-		return window_cpu_status(ret);
+		return p2p_window_errno(ret);
 	win->cpu_access = true;
-	return REFMDEV_DMA_ST_OK;
+	return 0;
 }
 
-void refmdev_window_finish(struct refmdev_window *win, bool write)
+void p2p_window_finish(struct p2p_windows *wins, struct p2p_window *win,
+		       bool write)
 {
-	lockdep_assert_held(&win->rd->windows.lock);
+	lockdep_assert_held(&wins->lock);
 	/* Ours says -ENODEV if revoked since: the copy came before that. */
 	if (win->cpu_access)
-		dma_buf_end_cpu_access(win->dmabuf, window_cpu_dir(write));
+		dma_buf_end_cpu_access(win->dmabuf, p2p_window_cpu_dir(write));
 	win->cpu_access = false;
 }
 
 /*
- * Inside the pin section, after refmdev_window_prepare(): on success the
- * reservation lock is held until refmdev_window_end() and *@vaddr is the
+ * Inside the pin section, after p2p_window_prepare(): on success the
+ * reservation lock is held until p2p_window_end() and *@vaddr is the
  * kernel address of @addr. A notification since prepare means its answer
  * is stale: the descriptor fails as if it had come after the revocation.
  * A fence added since prepare fails it too, rather than being waited for
  * here.
  */
-u32 refmdev_window_begin(struct refmdev_window *win, u64 addr, u32 len,
-			 bool write, u8 **vaddr)
+int p2p_window_begin(struct p2p_window *win, u64 addr, u32 len, bool write,
+		     u8 **vaddr)
 {
 	struct dma_resv *resv = win->dmabuf->resv;
-	u32 st = REFMDEV_DMA_ST_OK;
+	int ret = 0;
 
 	if (write && !win->writable)
-		return REFMDEV_DMA_ST_READ_ONLY;
+		return -EACCES;
 	dma_resv_lock(resv, NULL);
 	if (win->notifications != win->cpu_seen)
-		st = REFMDEV_DMA_ST_PEER_REVOKED;
+		ret = -ENODEV;
 	else if (iosys_map_is_null(&win->map))
-		st = window_map(win);
-	if (st == REFMDEV_DMA_ST_OK &&
-	    !dma_resv_test_signaled(resv, dma_resv_usage_rw(write)))
-		st = REFMDEV_DMA_ST_PEER_FAULT;
-	if (st != REFMDEV_DMA_ST_OK) {
+		ret = p2p_window_map(win);
+	if (!ret && !dma_resv_test_signaled(resv, dma_resv_usage_rw(write)))
+		ret = -EIO;
+	if (ret) {
 		dma_resv_unlock(resv);
-		return st;
+		return ret;
 	}
 	*vaddr = (u8 *)win->map.vaddr + (addr - win->iova);
-	return REFMDEV_DMA_ST_OK;
+	return 0;
 }
 
-void refmdev_window_end(struct refmdev_window *win)
+void p2p_window_end(struct p2p_window *win)
 {
+	dma_resv_assert_held(win->dmabuf->resv);
 	dma_resv_unlock(win->dmabuf->resv);
 }
 
-static bool window_overlaps(struct refmdev *rd, u64 iova, u64 last)
+static bool p2p_window_overlaps(struct p2p_windows *wins, u64 iova, u64 last)
 {
 	unsigned int i;
 
+	lockdep_assert_held(&wins->lock);
 	for (i = 0; i < REFMDEV_P2P_WINDOWS; i++) {
-		struct refmdev_window *w = &rd->windows.slot[i];
+		struct p2p_window *w = &wins->slot[i];
 
 		if (w->dmabuf && iova <= w->iova + w->size - 1 &&
 		    w->iova <= last)
@@ -248,13 +262,16 @@ static bool window_overlaps(struct refmdev *rd, u64 iova, u64 last)
 	return false;
 }
 
-/* Caller holds windows.lock; the slot is in use. */
-static void window_release(struct refmdev_window *win)
+static void p2p_window_release(struct p2p_windows *wins,
+			       struct p2p_window *win)
 {
 	struct dma_buf *dmabuf = win->dmabuf;
 
+	lockdep_assert_held(&wins->lock);
+	if (WARN_ON_ONCE(!dmabuf))	/* every caller found the slot in use */
+		return;
 	dma_resv_lock(dmabuf->resv, NULL);
-	window_unmap(win);
+	p2p_window_unmap(win);
 	dma_resv_unlock(dmabuf->resv);
 	if (win->attach)
 		dma_buf_detach(dmabuf, win->attach);
@@ -270,11 +287,12 @@ static void window_release(struct refmdev_window *win)
  * is undone unless the slot has changed hands meanwhile (a DETACH by
  * another thread, who then knew about it).
  */
-static int window_attach(struct refmdev *rd, struct refmdev_p2p_window *req,
-			 struct refmdev_p2p_window __user *uarg)
+static int p2p_window_attach(struct p2p_windows *wins,
+			     struct refmdev_p2p_window *req,
+			     struct refmdev_p2p_window __user *uarg)
 {
 	struct dma_buf_attachment *attach;
-	struct refmdev_window *win;
+	struct p2p_window *win;
 	struct dma_buf *dmabuf;
 	u64 generation;
 	u64 last;
@@ -296,13 +314,13 @@ static int window_attach(struct refmdev *rd, struct refmdev_p2p_window *req,
 	if (check_add_overflow(req->iova, (u64)dmabuf->size - 1, &last))
 		goto err_put;
 
-	mutex_lock(&rd->windows.lock);
-	win = &rd->windows.slot[req->index];
+	mutex_lock(&wins->lock);
+	win = &wins->slot[req->index];
 	ret = -EBUSY;
 	if (win->dmabuf)
 		goto err_unlock;
 	ret = -EEXIST;
-	if (window_overlaps(rd, req->iova, last))
+	if (p2p_window_overlaps(wins, req->iova, last))
 		goto err_unlock;
 
 	/*
@@ -321,8 +339,8 @@ static int window_attach(struct refmdev *rd, struct refmdev_p2p_window *req,
 	/* Only an exporter that can revoke has anything to tell us. */
 	attach = NULL;
 	if (dma_buf_is_dynamic(dmabuf)) {
-		attach = dma_buf_dynamic_attach(dmabuf, refmdev_dev(rd),
-						&window_importer_ops, win);
+		attach = dma_buf_dynamic_attach(dmabuf, wins->dev,
+						&p2p_window_importer_ops, win);
 		if (IS_ERR(attach)) {
 			win->dmabuf = NULL;
 			ret = PTR_ERR(attach);
@@ -332,40 +350,42 @@ static int window_attach(struct refmdev *rd, struct refmdev_p2p_window *req,
 	win->attach = attach;	/* the slot now owns the dma-buf reference */
 	generation = ++win->generation;
 	req->size = win->size;
-	mutex_unlock(&rd->windows.lock);
+	mutex_unlock(&wins->lock);
 
 	if (!copy_to_user(uarg, req, sizeof(*req)))
 		return 0;
-	mutex_lock(&rd->windows.lock);
+	mutex_lock(&wins->lock);
 	if (win->dmabuf && win->generation == generation)
-		window_release(win);
-	mutex_unlock(&rd->windows.lock);
+		p2p_window_release(wins, win);
+	mutex_unlock(&wins->lock);
 	return -EFAULT;
 
 err_unlock:
-	mutex_unlock(&rd->windows.lock);
+	mutex_unlock(&wins->lock);
 err_put:
 	dma_buf_put(dmabuf);
 	return ret;
 }
 
-static int window_detach(struct refmdev *rd, struct refmdev_p2p_window *req)
+static int p2p_window_detach(struct p2p_windows *wins,
+			     struct refmdev_p2p_window *req)
 {
-	struct refmdev_window *win = &rd->windows.slot[req->index];
+	struct p2p_window *win = &wins->slot[req->index];
 	int ret = -ENOENT;
 
-	mutex_lock(&rd->windows.lock);
+	mutex_lock(&wins->lock);
 	if (win->dmabuf) {
-		window_release(win);
+		p2p_window_release(wins, win);
 		ret = 0;
 	}
-	mutex_unlock(&rd->windows.lock);
+	mutex_unlock(&wins->lock);
 	return ret;
 }
 
-static void window_query(struct refmdev *rd, struct refmdev_p2p_window *req)
+static void p2p_window_query(struct p2p_windows *wins,
+			     struct refmdev_p2p_window *req)
 {
-	struct refmdev_window *win = &rd->windows.slot[req->index];
+	struct p2p_window *win = &wins->slot[req->index];
 
 	req->dmabuf_fd = -1;
 	req->iova = 0;
@@ -373,7 +393,7 @@ static void window_query(struct refmdev *rd, struct refmdev_p2p_window *req)
 	req->state = REFMDEV_P2P_WINDOW_EMPTY;
 	req->notifications = 0;
 
-	mutex_lock(&rd->windows.lock);
+	mutex_lock(&wins->lock);
 	if (win->dmabuf) {
 		req->iova = win->iova;
 		req->size = win->size;
@@ -387,11 +407,11 @@ static void window_query(struct refmdev *rd, struct refmdev_p2p_window *req)
 		req->notifications = win->notifications;
 		dma_resv_unlock(win->dmabuf->resv);
 	}
-	mutex_unlock(&rd->windows.lock);
+	mutex_unlock(&wins->lock);
 }
 
-long refmdev_window_ioctl(struct refmdev *rd, unsigned int cmd,
-			  unsigned long arg)
+long p2p_window_ioctl(struct p2p_windows *wins, unsigned int cmd,
+		      unsigned long arg)
 {
 	struct refmdev_p2p_window __user *uarg = (void __user *)arg;
 	struct refmdev_p2p_window req;
@@ -405,11 +425,11 @@ long refmdev_window_ioctl(struct refmdev *rd, unsigned int cmd,
 
 	switch (cmd) {
 	case REFMDEV_P2P_WINDOW_ATTACH:
-		return window_attach(rd, &req, uarg);
+		return p2p_window_attach(wins, &req, uarg);
 	case REFMDEV_P2P_WINDOW_DETACH:
-		return window_detach(rd, &req);
+		return p2p_window_detach(wins, &req);
 	case REFMDEV_P2P_WINDOW_QUERY:
-		window_query(rd, &req);
+		p2p_window_query(wins, &req);
 		ret = 0;
 		break;
 	default:
@@ -421,13 +441,13 @@ long refmdev_window_ioctl(struct refmdev *rd, unsigned int cmd,
 }
 
 /* The device is closing; its engine is stopped. */
-void refmdev_windows_detach_all(struct refmdev *rd)
+void p2p_windows_detach_all(struct p2p_windows *wins)
 {
 	unsigned int i;
 
-	mutex_lock(&rd->windows.lock);
+	mutex_lock(&wins->lock);
 	for (i = 0; i < REFMDEV_P2P_WINDOWS; i++)
-		if (rd->windows.slot[i].dmabuf)
-			window_release(&rd->windows.slot[i]);
-	mutex_unlock(&rd->windows.lock);
+		if (wins->slot[i].dmabuf)
+			p2p_window_release(wins, &wins->slot[i]);
+	mutex_unlock(&wins->lock);
 }
