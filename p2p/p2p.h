@@ -113,7 +113,7 @@ void p2p_export_close(struct p2p_exporter *exp);
 /*
  * One P2P window: a dma-buf attached to the owner at @iova.
  *
- * The slot fields (@dmabuf .. @generation) change only under
+ * The slot fields (@dmabuf .. @writable) change only under
  * p2p_windows.lock. The kernel mapping @map and @revoked,
  * @notifications are the importer's view of the exporter and are
  * protected by the dma-buf's reservation lock, which the exporter holds
@@ -125,7 +125,6 @@ struct p2p_window {
 	u64 iova;
 	u64 size;
 	bool writable;			/* the dma-buf's file was opened for writing */
-	u64 generation;			/* counts attaches; never wraps */
 
 	struct iosys_map map;		/* dma_buf_vmap()'s, or null */
 	bool revoked;			/* begin_cpu_access said -ENODEV last */

@@ -294,7 +294,6 @@ static int p2p_window_attach(struct p2p_windows *wins,
 	struct dma_buf_attachment *attach;
 	struct p2p_window *win;
 	struct dma_buf *dmabuf;
-	u64 generation;
 	u64 last;
 	int ret;
 
@@ -312,6 +311,20 @@ static int p2p_window_attach(struct p2p_windows *wins,
 		goto err_put;
 	ret = -EOVERFLOW;
 	if (check_add_overflow(req->iova, (u64)dmabuf->size - 1, &last))
+		goto err_put;
+
+	/*
+	 * Write the result back before the window exists, as fd_install()
+	 * comes after the copy of an fd number: an ATTACH that fails with
+	 * EFAULT must not have published a window the engine could already
+	 * have used. The copy may fault on user memory, so it cannot be
+	 * made under windows.lock either (the engine takes that lock).
+	 */
+	req->size = dmabuf->size;
+	req->state = REFMDEV_P2P_WINDOW_UNMAPPED;
+	req->notifications = 0;
+	ret = -EFAULT;
+	if (copy_to_user(uarg, req, sizeof(*req)))
 		goto err_put;
 
 	mutex_lock(&wins->lock);
@@ -348,17 +361,8 @@ static int p2p_window_attach(struct p2p_windows *wins,
 		}
 	}
 	win->attach = attach;	/* the slot now owns the dma-buf reference */
-	generation = ++win->generation;
-	req->size = win->size;
 	mutex_unlock(&wins->lock);
-
-	if (!copy_to_user(uarg, req, sizeof(*req)))
-		return 0;
-	mutex_lock(&wins->lock);
-	if (win->dmabuf && win->generation == generation)
-		p2p_window_release(wins, win);
-	mutex_unlock(&wins->lock);
-	return -EFAULT;
+	return 0;
 
 err_unlock:
 	mutex_unlock(&wins->lock);
