@@ -151,7 +151,8 @@ static bool refmdev_irq_set_fires(const struct vfio_irq_set *hdr,
 	return (hdr->flags & VFIO_IRQ_SET_DATA_BOOL) && data[0];
 }
 
-static int refmdev_irq_set_intx(struct refmdev *rd, struct vfio_irq_set *hdr,
+static int refmdev_irq_set_intx(struct refmdev *rd,
+				const struct vfio_irq_set *hdr,
 				const u8 *data, struct eventfd_ctx **old)
 {
 	struct refmdev_irqs *irqs = &rd->irqs;
@@ -187,7 +188,8 @@ static int refmdev_irq_set_intx(struct refmdev *rd, struct vfio_irq_set *hdr,
 }
 
 /* MSI, ERR and REQ support only ACTION_TRIGGER; the caller checked. */
-static int refmdev_irq_set_msi(struct refmdev *rd, struct vfio_irq_set *hdr,
+static int refmdev_irq_set_msi(struct refmdev *rd,
+			       const struct vfio_irq_set *hdr,
 			       const u8 *data, struct eventfd_ctx **old)
 {
 	struct refmdev_irqs *irqs = &rd->irqs;
@@ -205,7 +207,8 @@ static int refmdev_irq_set_msi(struct refmdev *rd, struct vfio_irq_set *hdr,
 
 /* ERR and REQ: one eventfd each, set or fired, whatever the mode. */
 static int refmdev_irq_set_notifier(struct eventfd_ctx **slot,
-				    struct vfio_irq_set *hdr, const u8 *data,
+				    const struct vfio_irq_set *hdr,
+				    const u8 *data,
 				    struct eventfd_ctx **old)
 {
 	if (hdr->flags & VFIO_IRQ_SET_DATA_EVENTFD)
@@ -285,6 +288,53 @@ static int intx_unmask_eventfd(struct refmdev *rd, s32 fd)
 				  &rd->irqs.intx_unmask, fd);
 }
 
+/*
+ * The checks vfio-pci makes beyond the core's helper: exactly one action
+ * (the helper already checked the data type), count 0 only to disable,
+ * and only INTx can be masked. Returns the action or -EINVAL/-ENOTTY.
+ */
+static int refmdev_irq_set_action(const struct vfio_irq_set *hdr)
+{
+	u32 action = hdr->flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
+
+	if (hweight32(action) != 1)
+		return -EINVAL;
+	if (!hdr->count &&
+	    (action != VFIO_IRQ_SET_ACTION_TRIGGER ||
+	     !(hdr->flags & VFIO_IRQ_SET_DATA_NONE)))
+		return -EINVAL;
+	if (hdr->index != VFIO_PCI_INTX_IRQ_INDEX &&
+	    action != VFIO_IRQ_SET_ACTION_TRIGGER)
+		return -ENOTTY;
+	return action;
+}
+
+/* One index's change; an eventfd it replaces goes to @old, put by the caller. */
+static int refmdev_irq_set_index(struct refmdev *rd,
+				 const struct vfio_irq_set *hdr,
+				 const u8 *data, struct eventfd_ctx **old)
+{
+	lockdep_assert_held(&rd->lock);
+
+	if (!hdr->count) {
+		refmdev_irq_disable(rd, hdr->index, old);
+		return 0;
+	}
+	switch (hdr->index) {
+	case VFIO_PCI_INTX_IRQ_INDEX:
+		return refmdev_irq_set_intx(rd, hdr, data, old);
+	case VFIO_PCI_MSI_IRQ_INDEX:
+		return refmdev_irq_set_msi(rd, hdr, data, old);
+	case VFIO_PCI_ERR_IRQ_INDEX:
+		return refmdev_irq_set_notifier(&rd->irqs.err_trigger, hdr,
+						data, old);
+	case VFIO_PCI_REQ_IRQ_INDEX:
+		return refmdev_irq_set_notifier(&rd->irqs.req_trigger, hdr,
+						data, old);
+	}
+	return 0;
+}
+
 long refmdev_irq_set(struct refmdev *rd, unsigned long arg)
 {
 	unsigned long minsz = offsetofend(struct vfio_irq_set, count);
@@ -292,7 +342,7 @@ long refmdev_irq_set(struct refmdev *rd, unsigned long arg)
 	struct vfio_irq_set hdr;
 	size_t data_size = 0;
 	u8 *data = NULL;
-	u32 action;
+	int action;
 	int ret;
 
 	if (copy_from_user(&hdr, (void __user *)arg, minsz))
@@ -302,21 +352,9 @@ long refmdev_irq_set(struct refmdev *rd, unsigned long arg)
 						 VFIO_PCI_NUM_IRQS, &data_size);
 	if (ret)
 		return ret;
-
-	/* Exactly one action; the helper already checked the data type. */
-	action = hdr.flags & VFIO_IRQ_SET_ACTION_TYPE_MASK;
-	if (hweight32(action) != 1)
-		return -EINVAL;
-	if (!hdr.count) {
-		if (action != VFIO_IRQ_SET_ACTION_TRIGGER ||
-		    !(hdr.flags & VFIO_IRQ_SET_DATA_NONE))
-			return -EINVAL;
-	}
-
-	/* Only INTx can be masked, as on vfio-pci. */
-	if (hdr.index != VFIO_PCI_INTX_IRQ_INDEX &&
-	    action != VFIO_IRQ_SET_ACTION_TRIGGER)
-		return -ENOTTY;
+	action = refmdev_irq_set_action(&hdr);
+	if (action < 0)
+		return action;
 
 	if (data_size) {
 		data = memdup_user((void __user *)(arg + minsz), data_size);
@@ -338,26 +376,7 @@ long refmdev_irq_set(struct refmdev *rd, unsigned long arg)
 	}
 
 	mutex_lock(&rd->lock);
-	if (!hdr.count) {
-		refmdev_irq_disable(rd, hdr.index, &old);
-	} else {
-		switch (hdr.index) {
-		case VFIO_PCI_INTX_IRQ_INDEX:
-			ret = refmdev_irq_set_intx(rd, &hdr, data, &old);
-			break;
-		case VFIO_PCI_MSI_IRQ_INDEX:
-			ret = refmdev_irq_set_msi(rd, &hdr, data, &old);
-			break;
-		case VFIO_PCI_ERR_IRQ_INDEX:
-			ret = refmdev_irq_set_notifier(&rd->irqs.err_trigger,
-						       &hdr, data, &old);
-			break;
-		case VFIO_PCI_REQ_IRQ_INDEX:
-			ret = refmdev_irq_set_notifier(&rd->irqs.req_trigger,
-						       &hdr, data, &old);
-			break;
-		}
-	}
+	ret = refmdev_irq_set_index(rd, &hdr, data, &old);
 	mutex_unlock(&rd->lock);
 
 	/*
