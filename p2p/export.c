@@ -699,6 +699,54 @@ err:
  * owner's .device_feature has checked: a new dma-buf over the ranges the
  * request names, usable at once if the owner is. Returns its fd.
  */
+/* The request's own fields, in the order upstream checks them. */
+static int p2p_export_check_request(const struct p2p_exporter *exp,
+				    const struct vfio_device_feature_dma_buf *req)
+{
+	if (!req->nr_ranges || req->flags)
+		return -EINVAL;
+	/* Upstream's answer for what is not a BAR at all ... */
+	if (req->region_index >= VFIO_PCI_ROM_REGION_INDEX)
+		return -ENODEV;
+	/* ... and for a BAR it cannot export. */
+	if (req->region_index != exp->region_index)
+		return -EINVAL;
+	if ((req->open_flags & ~(O_ACCMODE | O_CLOEXEC)) ||
+	    (req->open_flags & O_ACCMODE) == O_ACCMODE)
+		return -EINVAL;
+	return 0;
+}
+
+/* A buffer for the checked ranges, on no list and revoked until it joins one. */
+static struct p2p_dmabuf *
+p2p_export_alloc_buf(struct p2p_exporter *exp,
+		     struct vfio_device_feature_dma_buf __user *arg,
+		     const struct vfio_device_feature_dma_buf *req,
+		     size_t argsz)
+{
+	struct p2p_dmabuf *buf;
+	u64 total;
+	int ret;
+
+	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
+	if (!buf)
+		return ERR_PTR(-ENOMEM);
+	buf->ranges = p2p_export_copy_ranges(exp, arg, req, argsz, &total);
+	if (IS_ERR(buf->ranges)) {
+		ret = PTR_ERR(buf->ranges);
+		kfree(buf);
+		return ERR_PTR(ret);
+	}
+	buf->nr_ranges = req->nr_ranges;
+	buf->npages = total >> PAGE_SHIFT;
+	buf->state = P2P_DMABUF_REVOKED;
+	buf->walk = P2P_WALK_NONE;
+	atomic_set(&buf->maps, 0);
+	init_waitqueue_head(&buf->unmapped);
+	INIT_LIST_HEAD(&buf->node);
+	return buf;
+}
+
 int p2p_export_dmabuf(struct p2p_exporter *exp,
 		      struct vfio_device_feature_dma_buf __user *arg,
 		      size_t argsz)
@@ -707,57 +755,35 @@ int p2p_export_dmabuf(struct p2p_exporter *exp,
 	struct vfio_device_feature_dma_buf req;
 	struct p2p_dmabuf *buf;
 	struct dma_buf *dmabuf;
-	u64 total;
 	char *name;
 	int ret, fd;
 
 	if (copy_from_user(&req, arg, sizeof(req)))
 		return -EFAULT;
-	if (!req.nr_ranges || req.flags)
-		return -EINVAL;
-	/* Upstream's answer for what is not a BAR at all ... */
-	if (req.region_index >= VFIO_PCI_ROM_REGION_INDEX)
-		return -ENODEV;
-	/* ... and for a BAR it cannot export. */
-	if (req.region_index != exp->region_index)
-		return -EINVAL;
-	if ((req.open_flags & ~(O_ACCMODE | O_CLOEXEC)) ||
-	    (req.open_flags & O_ACCMODE) == O_ACCMODE)
-		return -EINVAL;
-
-	buf = kzalloc(sizeof(*buf), GFP_KERNEL_ACCOUNT);
-	if (!buf)
-		return -ENOMEM;
-	buf->ranges = p2p_export_copy_ranges(exp, arg, &req, argsz, &total);
-	if (IS_ERR(buf->ranges)) {
-		ret = PTR_ERR(buf->ranges);
-		goto err_free_buf;
-	}
-	buf->nr_ranges = req.nr_ranges;
-	buf->npages = total >> PAGE_SHIFT;
-	buf->state = P2P_DMABUF_REVOKED;	/* until it joins the device's list */
-	buf->walk = P2P_WALK_NONE;
-	atomic_set(&buf->maps, 0);
-	init_waitqueue_head(&buf->unmapped);
-	INIT_LIST_HEAD(&buf->node);
+	ret = p2p_export_check_request(exp, &req);
+	if (ret)
+		return ret;
+	buf = p2p_export_alloc_buf(exp, arg, &req, argsz);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
 
 	name = kasprintf(GFP_KERNEL, "%s:bar%u", dev_name(exp->dev),
 			 exp->region_index);
 	if (!name) {
 		ret = -ENOMEM;
-		goto err_free_ranges;
+		goto err_free_buf;
 	}
 
 	exp_info.ops = &p2p_export_dmabuf_ops;
 	exp_info.exp_name = exp->ops->name;
-	exp_info.size = total;
+	exp_info.size = (size_t)buf->npages << PAGE_SHIFT;
 	exp_info.flags = req.open_flags;
 	exp_info.priv = buf;
 	dmabuf = dma_buf_export(&exp_info);
 	if (IS_ERR(dmabuf)) {
 		ret = PTR_ERR(dmabuf);
 		kfree(name);
-		goto err_free_ranges;
+		goto err_free_buf;
 	}
 	buf->dmabuf = dmabuf;
 	spin_lock(&dmabuf->name_lock);
@@ -786,9 +812,8 @@ err_put:
 	dma_buf_put(dmabuf);
 	return ret;
 
-err_free_ranges:
-	kfree(buf->ranges);
 err_free_buf:
+	kfree(buf->ranges);
 	kfree(buf);
 	return ret;
 }

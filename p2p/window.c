@@ -287,12 +287,53 @@ static void p2p_window_release(struct p2p_windows *wins,
  * is undone unless the slot has changed hands meanwhile (a DETACH by
  * another thread, who then knew about it).
  */
+/*
+ * Put @dmabuf into the empty slot @win at [@iova, @last], attached as an
+ * importer if the exporter can revoke. On success the slot owns the
+ * caller's reference to @dmabuf; on failure the slot stays empty.
+ */
+static int p2p_window_fill(struct p2p_windows *wins, struct p2p_window *win,
+			   struct dma_buf *dmabuf, u64 iova, u64 last)
+{
+	struct dma_buf_attachment *attach = NULL;
+
+	lockdep_assert_held(&wins->lock);
+
+	if (win->dmabuf)
+		return -EBUSY;
+	if (p2p_window_overlaps(wins, iova, last))
+		return -EEXIST;
+
+	/*
+	 * Ready before attaching: a notification may come as soon as the
+	 * attachment is on the dma-buf's list, before the call returns.
+	 * The engine and QUERY do not look at the slot meanwhile: they take
+	 * windows.lock.
+	 */
+	win->dmabuf = dmabuf;
+	win->iova = iova;
+	win->size = dmabuf->size;
+	win->writable = dmabuf->file->f_mode & FMODE_WRITE;
+	iosys_map_clear(&win->map);
+	win->revoked = false;
+	win->notifications = 0;
+	/* Only an exporter that can revoke has anything to tell us. */
+	if (dma_buf_is_dynamic(dmabuf)) {
+		attach = dma_buf_dynamic_attach(dmabuf, wins->dev,
+						&p2p_window_importer_ops, win);
+		if (IS_ERR(attach)) {
+			win->dmabuf = NULL;
+			return PTR_ERR(attach);
+		}
+	}
+	win->attach = attach;
+	return 0;
+}
+
 static int p2p_window_attach(struct p2p_windows *wins,
 			     struct refmdev_p2p_window *req,
 			     struct refmdev_p2p_window __user *uarg)
 {
-	struct dma_buf_attachment *attach;
-	struct p2p_window *win;
 	struct dma_buf *dmabuf;
 	u64 last;
 	int ret;
@@ -328,44 +369,13 @@ static int p2p_window_attach(struct p2p_windows *wins,
 		goto err_put;
 
 	mutex_lock(&wins->lock);
-	win = &wins->slot[req->index];
-	ret = -EBUSY;
-	if (win->dmabuf)
-		goto err_unlock;
-	ret = -EEXIST;
-	if (p2p_window_overlaps(wins, req->iova, last))
-		goto err_unlock;
-
-	/*
-	 * Ready before attaching: a notification may come as soon as the
-	 * attachment is on the dma-buf's list, before the call returns.
-	 * The engine and QUERY do not look at the slot meanwhile: they take
-	 * windows.lock.
-	 */
-	win->dmabuf = dmabuf;
-	win->iova = req->iova;
-	win->size = dmabuf->size;
-	win->writable = dmabuf->file->f_mode & FMODE_WRITE;
-	iosys_map_clear(&win->map);
-	win->revoked = false;
-	win->notifications = 0;
-	/* Only an exporter that can revoke has anything to tell us. */
-	attach = NULL;
-	if (dma_buf_is_dynamic(dmabuf)) {
-		attach = dma_buf_dynamic_attach(dmabuf, wins->dev,
-						&p2p_window_importer_ops, win);
-		if (IS_ERR(attach)) {
-			win->dmabuf = NULL;
-			ret = PTR_ERR(attach);
-			goto err_unlock;
-		}
-	}
-	win->attach = attach;	/* the slot now owns the dma-buf reference */
+	ret = p2p_window_fill(wins, &wins->slot[req->index], dmabuf,
+			      req->iova, last);
 	mutex_unlock(&wins->lock);
-	return 0;
+	if (ret)
+		goto err_put;
+	return 0;	/* the slot now owns the dma-buf reference */
 
-err_unlock:
-	mutex_unlock(&wins->lock);
 err_put:
 	dma_buf_put(dmabuf);
 	return ret;
