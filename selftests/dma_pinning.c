@@ -20,6 +20,9 @@
 #include "ktap.h"
 #include "vfio_backend.h"
 
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
+
 #define SRC_IOVA	0x10000000ull
 #define DST_IOVA	0x40000000ull
 #define RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
@@ -125,7 +128,7 @@ static void ring_restart(struct dma_ring *r)
  * whole before it or not at all. Attached again (the IOAS kept its
  * mappings) and reset, the device copies again.
  */
-TEST(detach_during_dma_is_a_barrier)
+TEST_BACKEND(detach_during_dma_is_a_barrier, KTAP_IOMMUFD)
 {
 	const size_t len = 256 << 10;
 	const int rounds = 40;
@@ -142,8 +145,6 @@ TEST(detach_during_dma_is_a_barrier)
 	__u8 *snap;
 	int i, done = 0;
 
-	if (!backend_is_iommufd())
-		SKIP("detaching from an IOAS is iommufd's");
 	d = vfio_open(mdev_create(TYPE_1M));
 	r = dma_ring_setup(d, 64);
 	src = guest_mem_map(d, SRC_IOVA, len, RW);

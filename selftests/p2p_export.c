@@ -29,6 +29,9 @@
 #include "mdev_util.h"
 #include "p2p_util.h"
 
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
+
 #define MEM		REFMDEV_DEVMEM_BAR
 #define SZ_1M		0x100000ull
 /* The kernel's page size: the tests run on x86-64 only. */

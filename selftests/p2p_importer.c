@@ -28,6 +28,9 @@
 #include "ktap.h"
 #include "p2p_util.h"
 
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
+
 #define MEM		REFMDEV_DEVMEM_BAR
 #define PAGE		4096ull
 #define SZ_1M		0x100000ull

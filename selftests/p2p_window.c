@@ -28,6 +28,9 @@
 #include "ktap.h"
 #include "p2p_util.h"
 
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
+
 #define SRC_IOVA	0x10000000ull	/* B's guest memory, sources */
 #define DST_IOVA	0x40000000ull	/* B's guest memory, destinations */
 #define WIN_IOVA	0x80000000ull	/* where B sees the dma-buf */

@@ -11,6 +11,9 @@
 #include "ktap.h"
 #include "mdev_util.h"
 
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
+
 #define REGS	REFMDEV_REGS_BAR
 #define MEM	REFMDEV_DEVMEM_BAR
 

@@ -15,10 +15,20 @@
 #include "mdev_util.h"
 #include "vfio_backend.h"
 
+/* -1: not chosen by the harness, REFMDEV_BACKEND decides. */
+static int selected_backend = -1;
+
+void backend_select(bool iommufd)
+{
+	selected_backend = iommufd;
+}
+
 bool backend_is_iommufd(void)
 {
 	const char *b = getenv("REFMDEV_BACKEND");
 
+	if (selected_backend >= 0)
+		return selected_backend;
 	return b && !strcmp(b, "iommufd");
 }
 

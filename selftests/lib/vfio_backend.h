@@ -8,10 +8,13 @@
  *            iommufd (/dev/iommu) and attached to an IOAS; DMA mappings
  *            with IOMMU_IOAS_MAP/UNMAP.
  *
- * REFMDEV_BACKEND=iommufd in the environment selects the second for a
- * whole program (run-guest.sh runs the device programs once each way);
- * its KTAP name then ends in "-iommufd". Kernels without the cdev (every
- * Debian kernel) run type1 only.
+ * The harness picks one per test: a program that says
+ * KTAP_BACKENDS(KTAP_BOTH) runs each test on type1 and, where the kernel
+ * has /dev/iommu, again on iommufd (ktap.h), the results named
+ * "test.type1" and "test.iommufd". Kernels without it (every Debian
+ * kernel) run type1 only. REFMDEV_BACKEND=type1 or =iommufd narrows a
+ * run to one; in a program without the harness (the benchmark, the
+ * fuzzer) it selects the backend.
  *
  * Debian 12's userspace headers predate iommufd, so the uAPI it needs is
  * defined here when they lack it (numbers and layouts from the kernel's
@@ -102,8 +105,10 @@ struct iommu_option {
 
 struct vfio_dev;
 
-/* Is this program running on the iommufd backend? */
+/* Is this test running on the iommufd backend? */
 bool backend_is_iommufd(void);
+/* For the harness: the backend of the test about to run. */
+void backend_select(bool iommufd);
 
 /* " (iommufd)" or "", to tell the variant apart in messages. */
 const char *backend_suffix(void);
