@@ -232,8 +232,17 @@ TEST(feature_probe)
 	ASSERT_EQ(bufinfo_find(0, bar2_name(d), NULL), 0);
 }
 
-struct bad_export {
-	const char *what;
+/*
+ * One result per bad request: the fixture opens a fresh device for each
+ * row, so a row that leaves something behind fails alone.
+ */
+FIXTURE(bad_export) {
+	struct vfio_dev *d;
+	int fds, next_fd;
+};
+
+FIXTURE_VARIANT(bad_export) {
+	const char *name;
 	__u32 region;
 	__u32 open_flags;
 	__u32 flags;
@@ -249,7 +258,7 @@ struct bad_export {
  * check comes first when their errnos differ. Offsets are for a 1 MiB
  * BAR2 (256 pages).
  */
-static const struct bad_export bad_exports[] = {
+static const FIXTURE_VARIANT(bad_export) bad_exports[] = {
 	/* nr_ranges and flags first */
 	{ "no ranges", MEM, RW, 0, 0, 0, 0, {}, EINVAL },
 	{ "flags bit 0", MEM, RW, 1, 1, 1, 0, { R(0, P) }, EINVAL },
@@ -344,40 +353,48 @@ static const struct bad_export bad_exports[] = {
 	  { R(0, SZ_1M / 2 + P), R(SZ_1M / 2 - P, SZ_1M / 2) }, EINVAL },
 };
 
-TEST(bad_exports_exact_errno_nothing_left)
+FIXTURE_VARIANT_TABLE(bad_export, bad_exports);
+
+FIXTURE_SETUP(bad_export)
 {
-	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
-	int fds = fd_count(), next_fd = lowest_free_fd(), ret, fd;
-	unsigned int i;
+	self->d = vfio_open(mdev_create(TYPE_1M));
+	ASSERT_EQ(self->d->size[MEM], SZ_1M);
+	self->fds = fd_count();
+	self->next_fd = lowest_free_fd();
+}
 
-	ASSERT_EQ(d->size[MEM], SZ_1M);
-	for (i = 0; i < ARRAY_SIZE(bad_exports); i++) {
-		const struct bad_export *b = &bad_exports[i];
-		__u32 argsz = REQ_HDR + b->n * RANGE_SZ + b->argsz_delta;
+FIXTURE_TEARDOWN(bad_export)
+{
+}
 
-		ret = feature_ioctl(d, VFIO_DEVICE_FEATURE_GET |
-				    VFIO_DEVICE_FEATURE_DMA_BUF, argsz,
-				    b->region, b->open_flags, b->flags, b->nr,
-				    b->r, b->n);
-		if (ret >= 0) {
-			close(ret);
-			FAIL("%s: exported (fd %d), expected %s", b->what, ret,
-			     strerrorname_np(b->err));
-		}
-		if (errno != b->err)
-			FAIL("%s: errno %s, expected %s", b->what,
-			     strerrorname_np(errno), strerrorname_np(b->err));
-		if (lowest_free_fd() != next_fd)
-			FAIL("%s: a descriptor was left open", b->what);
+TEST_F(bad_export, exact_errno_nothing_left)
+{
+	__u32 argsz = REQ_HDR + variant->n * RANGE_SZ + variant->argsz_delta;
+	int ret, fd;
+
+	ret = feature_ioctl(self->d, VFIO_DEVICE_FEATURE_GET |
+			    VFIO_DEVICE_FEATURE_DMA_BUF, argsz,
+			    variant->region, variant->open_flags,
+			    variant->flags, variant->nr, variant->r,
+			    variant->n);
+	if (ret >= 0) {
+		close(ret);
+		FAIL("%s: exported (fd %d), expected %s", variant->name, ret,
+		     strerrorname_np(variant->err));
 	}
-	ASSERT_EQ(fd_count(), fds);
+	if (errno != variant->err)
+		FAIL("%s: errno %s, expected %s", variant->name,
+		     strerrorname_np(errno), strerrorname_np(variant->err));
+	if (lowest_free_fd() != self->next_fd)
+		FAIL("%s: a descriptor was left open", variant->name);
+	ASSERT_EQ(fd_count(), self->fds);
 	/* No dma-buf object either, not even one without an fd. */
-	ASSERT_EQ(bufinfo_find(0, bar2_name(d), NULL), 0);
+	ASSERT_EQ(bufinfo_find(0, bar2_name(self->d), NULL), 0);
 
 	/* The device still exports, into the lowest free descriptor. */
-	fd = dmabuf_export(d, 0, SZ_1M);
-	ASSERT_EQ(fd, next_fd);
-	ASSERT_EQ(bufinfo_find(0, bar2_name(d), NULL), 1);
+	fd = dmabuf_export(self->d, 0, SZ_1M);
+	ASSERT_EQ(fd, self->next_fd);
+	ASSERT_EQ(bufinfo_find(0, bar2_name(self->d), NULL), 1);
 }
 
 /*
