@@ -183,11 +183,6 @@ static __u8 *read_bar2(struct vfio_dev *d, size_t len)
 	return buf;
 }
 
-static void set_decode(struct vfio_dev *d, bool on)
-{
-	cfg_write(d, PCI_COMMAND, 2, on ? PCI_COMMAND_MEMORY : 0);
-}
-
 static char *bar2_name(struct vfio_dev *d)
 {
 	static char name[UUID_LEN + 8];
@@ -683,10 +678,10 @@ TEST(sync_ioctl)
 	ASSERT_ERRNO(dmabuf_sync(fd, DMA_BUF_SYNC_RW | 8), EINVAL);
 
 	/* Revoked: START and END alike. */
-	set_decode(d, false);
+	set_memory_decode(d, false);
 	assert_sync(fd, ENODEV);
 	assert_sync_end(fd, ENODEV);
-	set_decode(d, true);
+	set_memory_decode(d, true);
 	assert_sync(fd, 0);
 }
 
@@ -852,14 +847,14 @@ TEST(export_while_decode_off_starts_revoked)
 	__u8 *want = fill_bar2(d, 16 * P, 7), *map;
 	int fd;
 
-	set_decode(d, false);
+	set_memory_decode(d, false);
 	fd = dmabuf_export(d, 0, 16 * P);
 	ASSERT_EQ(lseek(fd, 0, SEEK_END), 16 * P);
 	map = mmap_defer(16 * P, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	assert_all_fault(map, 16 * P);
 	assert_sync(fd, ENODEV);
 
-	set_decode(d, true);
+	set_memory_decode(d, true);
 	assert_none_fault(map, 16 * P);
 	assert_same(map, want, 16 * P, "dma-buf after decode on");
 	assert_sync(fd, 0);
@@ -910,8 +905,8 @@ TEST(device_close_kills_dmabuf)
 	ASSERT_EQ(vfio_open_raw(uuid, &d2), 0);
 	assert_all_fault(map, 4 * P);
 	assert_sync(fd, ENODEV);
-	set_decode(&d2, false);
-	set_decode(&d2, true);
+	set_memory_decode(&d2, false);
+	set_memory_decode(&d2, true);
 	ASSERT_OK(ioctl(d2.device, VFIO_DEVICE_RESET));
 	assert_all_fault(map, 4 * P);
 	assert_sync(fd, ENODEV);
@@ -1147,11 +1142,11 @@ static void pass_to_another_process(enum pass_how how)
 	/* The receiver's reference alone keeps the dma-buf. */
 	ASSERT_OK(close(fd));
 
-	set_decode(d, false);
+	set_memory_decode(d, false);
 	put_byte(to_child[1], 'G');
 	expect_from_child(to_parent[0], 'S', "see the revocation");
 
-	set_decode(d, true);
+	set_memory_decode(d, true);
 	put_byte(to_child[1], 'G');
 	expect_from_child(to_parent[0], 'S', "see the restore");
 

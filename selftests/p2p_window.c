@@ -27,6 +27,7 @@
 #include "dma_util.h"
 #include "ktap.h"
 #include "p2p_util.h"
+#include "revoke.h"
 #include "two_devs.h"
 
 /* Every test runs on type1 and, where the kernel has it, iommufd. */
@@ -53,7 +54,6 @@ KTAP_BACKENDS(KTAP_BOTH);
 #define DETACH		REFMDEV_P2P_WINDOW_DETACH
 #define QUERY		REFMDEV_P2P_WINDOW_QUERY
 #define DECODE_ON	(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)
-#define DECODE_OFF	PCI_COMMAND_MASTER
 
 static void bar_fill(struct vfio_dev *d, __u8 val)
 {
@@ -64,18 +64,6 @@ static void bar_fill(struct vfio_dev *d, __u8 val)
 	memset(buf, val, len);
 	bar2_write(d, buf, len, 0);
 	free(buf);
-}
-
-static void set_decode(struct vfio_dev *d, bool on)
-{
-	cfg_write(d, PCI_COMMAND, 2, on ? DECODE_ON : DECODE_OFF);
-}
-
-static void exporter_flr(struct vfio_dev *d)
-{
-	unsigned int devctl = REFMDEV_CFG_EXP_CAP + PCI_EXP_DEVCTL;
-
-	cfg_write(d, devctl, 2, cfg_read(d, devctl, 2) | PCI_EXP_DEVCTL_BCR_FLR);
 }
 
 /* A window request with everything valid; tests spoil one field. */
@@ -459,14 +447,14 @@ TEST(attach_refuses_revoked_and_dead_dmabufs)
 	int buf = dmabuf_export(a, 0, 64 * KIB), late;
 
 	/* Decode off: revoked, attach refused; on again: accepted. */
-	set_decode(a, false);
+	set_memory_decode(a, false);
 	ASSERT_EQ(window_attach_raw(b, 0, buf, WIN_IOVA, NULL), -ENODEV);
 	/* An export made while decode is off starts revoked. */
 	late = dmabuf_export(a, 64 * KIB, 64 * KIB);
 	ASSERT_EQ(window_attach_raw(b, 1, late, WIN2_IOVA, NULL), -ENODEV);
 	assert_all_empty(b);
 	ASSERT_EQ(attached_devices(buf), 0);
-	set_decode(a, true);
+	set_memory_decode(a, true);
 	ASSERT_EQ(window_attach_raw(b, 0, buf, WIN_IOVA, NULL), 0);
 	ASSERT_EQ(window_attach_raw(b, 1, late, WIN2_IOVA, NULL), 0);
 	ASSERT_EQ(window_detach_raw(b, 0), 0);
@@ -498,7 +486,7 @@ TEST(states_and_notifications)
 	ASSERT_EQ(query(p->dev.b, 0).notifications, 0);
 
 	/* Decode off: notified, mapping dropped, and refused on next use. */
-	set_decode(p->dev.a, false);
+	set_memory_decode(p->dev.a, false);
 	w = query(p->dev.b, 0);
 	ASSERT_EQ(w.state, REFMDEV_P2P_WINDOW_UNMAPPED);
 	ASSERT_EQ(w.notifications, 1);
@@ -508,7 +496,7 @@ TEST(states_and_notifications)
 	ASSERT_EQ(w.notifications, 1);
 
 	/* Decode on: one more notification; the next descriptor maps. */
-	set_decode(p->dev.a, true);
+	set_memory_decode(p->dev.a, true);
 	ASSERT_EQ(query(p->dev.b, 0).notifications, 2);
 	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_OK);
 	ASSERT_EQ(state(p->dev.b, 0), REFMDEV_P2P_WINDOW_MAPPED);
@@ -525,11 +513,11 @@ TEST(states_and_notifications)
 
 	/* An FLR leaves decode off: revoked only, until decode is on. */
 	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_OK);
-	exporter_flr(p->dev.a);
+	function_level_reset(p->dev.a);
 	ASSERT_EQ(query(p->dev.b, 0).notifications, 7);
 	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_REVOKED);
 	ASSERT_EQ(state(p->dev.b, 0), REFMDEV_P2P_WINDOW_REVOKED);
-	set_decode(p->dev.a, true);
+	set_memory_decode(p->dev.a, true);
 	ASSERT_EQ(query(p->dev.b, 0).notifications, 8);
 	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_OK);
 	ASSERT_EQ(state(p->dev.b, 0), REFMDEV_P2P_WINDOW_MAPPED);
@@ -826,65 +814,6 @@ TEST(window_shadows_container_mapping)
 	free(want);
 }
 
-TEST(decode_off_revokes_and_decode_on_restores)
-{
-	struct p2p *p = p2p_setup();
-	size_t bsize = p->dev.b->size[BAR2];
-	__u8 *want = malloc(p->dev.bar_size), *dst = p->dev.dst->va, *bmem = malloc(bsize);
-	__u8 val;
-	size_t i;
-
-	ASSERT_TRUE(want && bmem);
-	fill_random(want, p->dev.bar_size, 11);
-	bar2_write(p->dev.a, want, p->dev.bar_size, 0);
-	memset(bmem, GUARD, bsize);
-	bar2_write(p->dev.b, bmem, bsize, 0);
-	memset(dst, GUARD, GUEST_SIZE);
-	fill_random(p->dev.src->va, GUEST_SIZE, 12);
-	ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA, DST_IOVA, 4096, COPY), ST_OK);
-	ASSERT_EQ(memcmp(dst, want + BUF_OFF, 4096), 0);
-	memset(dst, GUARD, GUEST_SIZE);
-
-	set_decode(p->dev.a, false);
-	/* The CPU is refused too, as the spec says. */
-	ASSERT_ERRNO(region_pread(p->dev.a, BAR2, &val, 1, 0), EIO);
-	ASSERT_TRUE(read_faults(p->dev.bar + BUF_OFF));
-	/* Every kind of descriptor touching the window, each time. */
-	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 4096, COPY),
-			  ST_REVOKED);
-		ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA + 1, DST_IOVA, BUF_SIZE - 1,
-				  COPY), ST_REVOKED);
-		ASSERT_EQ(dma_run(p->dev.ring, 0x42, WIN_IOVA + 5, 1, FILL),
-			  ST_REVOKED);
-		ASSERT_EQ(dma_run(p->dev.ring, 0, WIN_IOVA, 8192, COPY | SRC_DEVMEM),
-			  ST_REVOKED);
-		ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA, 0, 8192, COPY | DST_DEVMEM),
-			  ST_REVOKED);
-		ASSERT_EQ(state(p->dev.b, 0), REFMDEV_P2P_WINDOW_REVOKED);
-	}
-	/* Descriptors not touching the window are not affected. */
-	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, DST_IOVA + MIB, 100, COPY), ST_OK);
-	for (i = 0; i < MIB; i++)
-		if (dst[i] != GUARD)
-			FAIL("guest byte 0x%zx written by a revoked descriptor", i);
-	bar2_read(p->dev.b, bmem, bsize, 0);
-	for (i = 0; i < bsize; i++)
-		if (bmem[i] != GUARD)
-			FAIL("B's BAR2 byte 0x%zx written by a revoked descriptor", i);
-
-	/* Decode on: the same memory, untouched, and reachable again. */
-	set_decode(p->dev.a, true);
-	expect_bar(p, want, "after decode off");
-	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA + 3, 5000, COPY), ST_OK);
-	apply(p, want, 3, p->dev.src->va, 5000);
-	expect_bar(p, want, "after decode on");
-	ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA, DST_IOVA, BUF_SIZE, COPY), ST_OK);
-	ASSERT_EQ(memcmp(dst, want + BUF_OFF, BUF_SIZE), 0);
-	free(want);
-	free(bmem);
-}
-
 /* After a reset A's memory is new: zero, but for what B writes next. */
 static void check_after_reset(struct p2p *p, const char *how)
 {
@@ -914,25 +843,114 @@ static void dirty_through_window(struct p2p *p)
 	ASSERT_EQ(memcmp(p->dev.bar + BUF_OFF, p->dev.src->va, BUF_SIZE), 0);
 }
 
-TEST(exporter_resets_give_new_memory)
+/*
+ * Every revocation trigger (selftests/lib/revoke.h) as B's engine sees
+ * the window onto A's memory: while revoked (decode off, FLR) every kind
+ * of descriptor touching the window fails with PEER_REVOKED and writes
+ * nothing, others run, and the CPU is refused too; once restored the
+ * window reaches A's memory as it is then, the same or new and zeroed.
+ */
+FIXTURE(revoke) {
+	struct p2p *p;
+	__u8 *want, *bmem;
+};
+
+FIXTURE_VARIANT(revoke) {
+	const struct revoke_trigger *t;
+};
+
+FIXTURE_VARIANT_ADD(revoke, vfio_reset) { .t = &revoke_vfio_reset };
+FIXTURE_VARIANT_ADD(revoke, ctrl_reset) { .t = &revoke_ctrl_reset };
+FIXTURE_VARIANT_ADD(revoke, decode_off) { .t = &revoke_decode_off };
+FIXTURE_VARIANT_ADD(revoke, flr) { .t = &revoke_flr };
+
+FIXTURE_SETUP(revoke)
 {
 	struct p2p *p = p2p_setup();
+	size_t bsize = p->dev.b->size[BAR2];
+	__u8 *dst = p->dev.dst->va;
 
-	dirty_through_window(p);
-	ASSERT_OK(ioctl(p->dev.a->device, VFIO_DEVICE_RESET));
-	check_after_reset(p, "after VFIO_DEVICE_RESET");
+	self->p = p;
+	self->want = malloc(p->dev.bar_size);
+	self->bmem = malloc(bsize);
+	ASSERT_TRUE(self->want && self->bmem);
+	fill_random(self->want, p->dev.bar_size, 11);
+	bar2_write(p->dev.a, self->want, p->dev.bar_size, 0);
+	memset(self->bmem, GUARD, bsize);
+	bar2_write(p->dev.b, self->bmem, bsize, 0);
+	memset(dst, GUARD, GUEST_SIZE);
+	fill_random(p->dev.src->va, GUEST_SIZE, 12);
+	ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA, DST_IOVA, 4096, COPY), ST_OK);
+	ASSERT_EQ(memcmp(dst, self->want + BUF_OFF, 4096), 0);
+	memset(dst, GUARD, GUEST_SIZE);
+}
 
-	dirty_through_window(p);
-	bar0_write(p->dev.a, REFMDEV_REG_CONTROL, 4, REFMDEV_CTRL_RESET);
-	check_after_reset(p, "after CONTROL.RESET");
+FIXTURE_TEARDOWN(revoke)
+{
+	free(self->want);
+	free(self->bmem);
+}
 
-	/* An FLR also turns decode off: revoked until it is back on. */
-	dirty_through_window(p);
-	exporter_flr(p->dev.a);
-	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_REVOKED);
-	ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA, DST_IOVA, 100, COPY), ST_REVOKED);
-	set_decode(p->dev.a, true);
-	check_after_reset(p, "after FLR");
+/* While A is revoked: nothing through the window, all else as usual. */
+static void check_while_revoked(struct p2p *p, __u8 *bmem)
+{
+	size_t bsize = p->dev.b->size[BAR2], i;
+	__u8 *dst = p->dev.dst->va;
+	__u8 val;
+
+	/* The CPU is refused too, as the spec says. */
+	ASSERT_ERRNO(region_pread(p->dev.a, BAR2, &val, 1, 0), EIO);
+	ASSERT_TRUE(read_faults(p->dev.bar + BUF_OFF));
+	/* Every kind of descriptor touching the window, each time. */
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 4096, COPY),
+			  ST_REVOKED);
+		ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA + 1, DST_IOVA,
+				  BUF_SIZE - 1, COPY), ST_REVOKED);
+		ASSERT_EQ(dma_run(p->dev.ring, 0x42, WIN_IOVA + 5, 1, FILL),
+			  ST_REVOKED);
+		ASSERT_EQ(dma_run(p->dev.ring, 0, WIN_IOVA, 8192,
+				  COPY | SRC_DEVMEM), ST_REVOKED);
+		ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA, 0, 8192,
+				  COPY | DST_DEVMEM), ST_REVOKED);
+		ASSERT_EQ(state(p->dev.b, 0), REFMDEV_P2P_WINDOW_REVOKED);
+	}
+	/* Descriptors not touching the window are not affected. */
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, DST_IOVA + MIB, 100, COPY),
+		  ST_OK);
+	for (i = 0; i < MIB; i++)
+		if (dst[i] != GUARD)
+			FAIL("guest byte 0x%zx written by a revoked descriptor", i);
+	bar2_read(p->dev.b, bmem, bsize, 0);
+	for (i = 0; i < bsize; i++)
+		if (bmem[i] != GUARD)
+			FAIL("B's BAR2 byte 0x%zx written by a revoked descriptor", i);
+}
+
+TEST_F(revoke, window_revoked_then_restored)
+{
+	const struct revoke_trigger *t = variant->t;
+	struct p2p *p = self->p;
+	__u8 *want = self->want, *dst = p->dev.dst->va;
+
+	t->revoke(p->dev.a);
+	if (t->restore) {
+		check_while_revoked(p, self->bmem);
+		t->restore(p->dev.a);
+	}
+	if (t->new_memory) {
+		check_after_reset(p, t->name);
+		return;
+	}
+	/* The same memory, untouched, and reachable again. */
+	expect_bar(p, want, "after decode off");
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA + 3, 5000, COPY),
+		  ST_OK);
+	apply(p, want, 3, p->dev.src->va, 5000);
+	expect_bar(p, want, "after decode on");
+	ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA, DST_IOVA, BUF_SIZE, COPY),
+		  ST_OK);
+	ASSERT_EQ(memcmp(dst, want + BUF_OFF, BUF_SIZE), 0);
 }
 
 TEST(exporter_close_is_final)
@@ -1029,8 +1047,8 @@ TEST(closing_importer_detaches)
 	ASSERT_EQ(attached_devices(second), 0);
 	/* The exporter revokes and restores with no importer left. */
 	ASSERT_OK(ioctl(p->dev.a->device, VFIO_DEVICE_RESET));
-	set_decode(p->dev.a, false);
-	set_decode(p->dev.a, true);
+	set_memory_decode(p->dev.a, false);
+	set_memory_decode(p->dev.a, true);
 
 	b = vfio_open(p->dev.b->uuid);
 	assert_all_empty(b);
@@ -1059,9 +1077,9 @@ TEST(window_keeps_its_dmabuf)
 	bar2_read(a, got, 300, 4000);
 	ASSERT_EQ(memcmp(got, src->va, 300), 0);
 	/* Revocation still reaches it. */
-	set_decode(a, false);
+	set_memory_decode(a, false);
 	ASSERT_EQ(dma_run(ring, SRC_IOVA, WIN_IOVA, 300, COPY), ST_REVOKED);
-	set_decode(a, true);
+	set_memory_decode(a, true);
 	ASSERT_EQ(dma_run(ring, SRC_IOVA, WIN_IOVA, 300, COPY), ST_OK);
 	/* Detaching drops the last reference; then the exporter goes. */
 	ASSERT_EQ(window_detach_raw(b, 0), 0);
@@ -1135,7 +1153,7 @@ TEST(four_exporters_in_one_ring)
 	ASSERT_EQ(dma_run(r, iova[3], iova[1], 64, COPY), ST_RANGE);
 
 	/* One exporter revoked: only its window's descriptors fail. */
-	set_decode(a[2], false);
+	set_memory_decode(a[2], false);
 	n = 0;
 	for (i = 0; i < REFMDEV_P2P_WINDOWS; i++)
 		desc[n++] = dma_post(r, SRC_IOVA, iova[i] + 8, 100, COPY);
@@ -1143,7 +1161,7 @@ TEST(four_exporters_in_one_ring)
 	for (i = 0; i < REFMDEV_P2P_WINDOWS; i++)
 		ASSERT_EQ(dma_wait(r, desc[i]), i == 2 ? ST_REVOKED : ST_OK);
 	ASSERT_EQ(state(b, 2), REFMDEV_P2P_WINDOW_REVOKED);
-	set_decode(a[2], true);
+	set_memory_decode(a[2], true);
 	n = 0;
 	for (i = 0; i < REFMDEV_P2P_WINDOWS; i++)
 		desc[n++] = dma_post(r, SRC_IOVA + 100, iova[i] + 8, 100, COPY);
@@ -1576,7 +1594,7 @@ TEST(revoke_while_streaming)
 		if (reset)
 			ASSERT_OK(ioctl(a->device, VFIO_DEVICE_RESET));
 		else
-			set_decode(a, false);
+			set_memory_decode(a, false);
 		posted = __atomic_load_n(&s->posted, __ATOMIC_ACQUIRE);
 		ASSERT_EQ(tee(p1[0], p2[1], SX_SIZE, 0), SX_SIZE);
 		read_all(p2[0], snap1, SX_SIZE);
@@ -1605,7 +1623,7 @@ TEST(revoke_while_streaming)
 			mem.floor = mem.max;
 			resets++;
 		} else {
-			set_decode(a, true);
+			set_memory_decode(a, true);
 			offs++;
 		}
 		/* Let the stream run into the next revocation at any point. */
@@ -1711,8 +1729,8 @@ TEST(importer_killed_while_streaming)
 	}
 	/* The exporter is unharmed: its memory resets and its dma-buf works. */
 	ASSERT_OK(ioctl(a->device, VFIO_DEVICE_RESET));
-	set_decode(a, false);
-	set_decode(a, true);
+	set_memory_decode(a, false);
+	set_memory_decode(a, true);
 	free(snap1);
 	free(snap2);
 }

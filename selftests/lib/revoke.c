@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 
 #include "ktap.h"
+#include "p2p_util.h"
 #include "revoke.h"
 
 static void vfio_reset(struct vfio_dev *d)
@@ -16,31 +17,21 @@ static void ctrl_reset(struct vfio_dev *d)
 	bar0_write(d, REFMDEV_REG_CONTROL, 4, REFMDEV_CTRL_RESET);
 }
 
-/* The other command bits (bus mastering) are kept. */
-static void set_decode(struct vfio_dev *d, bool on)
-{
-	__u32 cmd = cfg_read(d, PCI_COMMAND, 2);
-
-	cmd = on ? cmd | PCI_COMMAND_MEMORY : cmd & ~PCI_COMMAND_MEMORY;
-	cfg_write(d, PCI_COMMAND, 2, cmd);
-}
-
+/* set_memory_decode() and function_level_reset() are p2p_util's. */
 static void decode_off(struct vfio_dev *d)
 {
-	set_decode(d, false);
+	set_memory_decode(d, false);
 }
 
 void revoke_decode_on(struct vfio_dev *d)
 {
-	set_decode(d, true);
+	set_memory_decode(d, true);
 }
 
-/* As a guest starts one; it leaves memory decoding off. */
+/* It leaves memory decoding off: revoked until it is back on. */
 static void flr(struct vfio_dev *d)
 {
-	unsigned int devctl = REFMDEV_CFG_EXP_CAP + PCI_EXP_DEVCTL;
-
-	cfg_write(d, devctl, 2, cfg_read(d, devctl, 2) | PCI_EXP_DEVCTL_BCR_FLR);
+	function_level_reset(d);
 	ASSERT_EQ(cfg_read(d, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY, 0);
 }
 
