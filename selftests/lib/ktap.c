@@ -200,7 +200,7 @@ struct ktap_run {
 	const char *prog, *pattern;
 	unsigned int timeout, avail;
 	int n, pass, fail, skip;
-	bool count_only;
+	bool count_only, list;
 };
 
 static void report(struct ktap_run *r, const char *name, int result,
@@ -238,6 +238,8 @@ static void run_instances(struct ktap_run *r, const struct ktap_test *t,
 		if (!selected(name, r->pattern))
 			return;
 		r->n++;
+		if (r->list)
+			printf("%s # SKIP\n", name);
 		if (!r->count_only)
 			report(r, name, 2, want == KTAP_IOMMUFD ?
 			       "iommufd only; no /dev/iommu, or REFMDEV_BACKEND" :
@@ -253,6 +255,8 @@ static void run_instances(struct ktap_run *r, const struct ktap_test *t,
 		if (!selected(name, r->pattern))
 			continue;
 		r->n++;
+		if (r->list)
+			printf("%s\n", name);
 		if (r->count_only)
 			continue;
 		backend_select(b == 1);
@@ -289,6 +293,14 @@ int main(int argc, char **argv)
 		.timeout = KTAP_DEFAULT_TIMEOUT, .avail = available_backends(),
 	};
 
+	/* -l [pattern]: list what would run here, as kselftest's -l does. */
+	if (argc > 1 && !strcmp(argv[1], "-l")) {
+		r.list = true;
+		r.count_only = true;
+		r.pattern = argc > 2 ? argv[2] : r.pattern;
+		run_all(&r);
+		return 0;
+	}
 	if (argc > 1)
 		r.pattern = argv[1];
 	if (getenv("KTAP_TIMEOUT"))
