@@ -297,56 +297,107 @@ static void ring_restart(struct dma_ring *r)
 	r->tail = 0;
 }
 
+/* The descriptor a bad ATTACH row passes. */
+enum attach_fd {
+	FD_DMABUF,		/* A's dma-buf: the row spoils something else */
+	FD_MINUS_1,
+	FD_MINUS_1000,
+	FD_NOT_OPEN,		/* 900, checked to be free */
+	FD_PIPE_READ,		/* files, but not dma-bufs */
+	FD_PIPE_WRITE,
+	FD_EVENTFD,
+	FD_VFIO_DEVICE,
+};
+
+FIXTURE(bad_attach) {
+	struct vfio_dev *a, *b;
+	int buf, fds[2], efd;
+};
+
+FIXTURE_VARIANT(bad_attach) {
+	const char *name;
+	__u32 argsz_short;	/* bytes less than sizeof(struct refmdev_p2p_window) */
+	__u32 flags, index;
+	enum attach_fd fd;
+	__u64 iova_off;		/* added to WIN_IOVA */
+	int err;
+};
+
+/* Every malformed ATTACH into an empty device, each with its errno. */
+static const FIXTURE_VARIANT(bad_attach) bad_attaches[] = {
+	{ .name = "argsz 1 short", .argsz_short = 1, .err = EINVAL },
+	{ .name = "argsz 0", .argsz_short = sizeof(struct refmdev_p2p_window),
+	  .err = EINVAL },
+	{ .name = "flags bit 0", .flags = 1, .err = EINVAL },
+	{ .name = "flags bit 31", .flags = 1u << 31, .err = EINVAL },
+	{ .name = "index past the last", .index = REFMDEV_P2P_WINDOWS,
+	  .err = EINVAL },
+	{ .name = "index 0xffffffff", .index = ~0u, .err = EINVAL },
+	{ .name = "iova + 1", .iova_off = 1, .err = EINVAL },
+	{ .name = "iova + 2048", .iova_off = 2048, .err = EINVAL },
+	{ .name = "iova + 4095", .iova_off = 4095, .err = EINVAL },
+	/* Not a file, or not a dma-buf. */
+	{ .name = "fd -1", .fd = FD_MINUS_1, .err = EBADF },
+	{ .name = "fd -1000", .fd = FD_MINUS_1000, .err = EBADF },
+	{ .name = "fd not open", .fd = FD_NOT_OPEN, .err = EBADF },
+	{ .name = "pipe read end", .fd = FD_PIPE_READ, .err = EINVAL },
+	{ .name = "pipe write end", .fd = FD_PIPE_WRITE, .err = EINVAL },
+	{ .name = "eventfd", .fd = FD_EVENTFD, .err = EINVAL },
+	{ .name = "VFIO device fd", .fd = FD_VFIO_DEVICE, .err = EINVAL },
+	/* The window would run past 2^64. */
+	{ .name = "window ends at 2^64 + 1 MiB - 4 KiB",
+	  .iova_off = 0xfffffffffffff000ull - WIN_IOVA, .err = EOVERFLOW },
+	{ .name = "window ends at 2^64 + 512 KiB",
+	  .iova_off = 0ull - MIB / 2 - WIN_IOVA, .err = EOVERFLOW },
+};
+
+FIXTURE_VARIANT_TABLE(bad_attach, bad_attaches);
+
+FIXTURE_SETUP(bad_attach)
+{
+	self->a = vfio_open(mdev_create(TYPE_1M));
+	self->b = vfio_open(mdev_create(TYPE_1M));
+	self->buf = dmabuf_export(self->a, 0, MIB);
+	self->efd = new_eventfd();
+	ASSERT_OK(pipe2(self->fds, O_CLOEXEC));
+	ktap_defer(close_fd, (void *)(long)self->fds[0]);
+	ktap_defer(close_fd, (void *)(long)self->fds[1]);
+}
+
+FIXTURE_TEARDOWN(bad_attach)
+{
+}
+
+TEST_F(bad_attach, exact_errno_nothing_attached)
+{
+	const int fd[] = {
+		[FD_DMABUF] = self->buf, [FD_MINUS_1] = -1,
+		[FD_MINUS_1000] = -1000, [FD_NOT_OPEN] = 900,
+		[FD_PIPE_READ] = self->fds[0], [FD_PIPE_WRITE] = self->fds[1],
+		[FD_EVENTFD] = self->efd, [FD_VFIO_DEVICE] = self->b->device,
+	};
+	struct refmdev_p2p_window w = win(variant->index, fd[variant->fd],
+					  WIN_IOVA + variant->iova_off);
+
+	if (variant->fd == FD_NOT_OPEN)
+		ASSERT_ERRNO(fcntl(900, F_GETFD), EBADF);
+	w.argsz -= variant->argsz_short;
+	w.flags = variant->flags;
+	ASSERT_ERRNO(ioctl(self->b->device, ATTACH, &w), variant->err);
+	/* Nothing left behind, and the dma-buf still attaches. */
+	assert_all_empty(self->b);
+	ASSERT_EQ(attached_devices(self->buf), 0);
+	ASSERT_EQ(window_attach_raw(self->b, 0, self->buf, WIN_IOVA, NULL), 0);
+	ASSERT_EQ(attached_devices(self->buf), 1);
+}
+
+/* With slots taken: busy slots and overlapping windows. */
 TEST(attach_errors)
 {
 	struct vfio_dev *a = vfio_open(mdev_create(TYPE_1M));
 	struct vfio_dev *b = vfio_open(mdev_create(TYPE_1M));
 	int buf = dmabuf_export(a, 0, MIB), small = dmabuf_export(a, 0, 64 * KIB);
-	struct refmdev_p2p_window w;
-	int fds[2], efd = new_eventfd();
 	__u64 size = 0;
-
-	ASSERT_OK(pipe2(fds, O_CLOEXEC));
-	ktap_defer(close_fd, (void *)(long)fds[0]);
-	ktap_defer(close_fd, (void *)(long)fds[1]);
-
-	/* Malformed requests. */
-	w = win(0, buf, WIN_IOVA);
-	w.argsz = sizeof(w) - 1;
-	ASSERT_ERRNO(ioctl(b->device, ATTACH, &w), EINVAL);
-	w.argsz = 0;
-	ASSERT_ERRNO(ioctl(b->device, ATTACH, &w), EINVAL);
-	w = win(0, buf, WIN_IOVA);
-	w.flags = 1;
-	ASSERT_ERRNO(ioctl(b->device, ATTACH, &w), EINVAL);
-	w.flags = 1u << 31;
-	ASSERT_ERRNO(ioctl(b->device, ATTACH, &w), EINVAL);
-	w = win(REFMDEV_P2P_WINDOWS, buf, WIN_IOVA);
-	ASSERT_ERRNO(ioctl(b->device, ATTACH, &w), EINVAL);
-	w = win(~0u, buf, WIN_IOVA);
-	ASSERT_ERRNO(ioctl(b->device, ATTACH, &w), EINVAL);
-	ASSERT_EQ(window_attach_raw(b, 0, buf, WIN_IOVA + 1, NULL), -EINVAL);
-	ASSERT_EQ(window_attach_raw(b, 0, buf, WIN_IOVA + 2048, NULL), -EINVAL);
-	ASSERT_EQ(window_attach_raw(b, 0, buf, WIN_IOVA + 4095, NULL), -EINVAL);
-
-	/* Not a file, or not a dma-buf. */
-	ASSERT_EQ(window_attach_raw(b, 0, -1, WIN_IOVA, NULL), -EBADF);
-	ASSERT_EQ(window_attach_raw(b, 0, -1000, WIN_IOVA, NULL), -EBADF);
-	ASSERT_ERRNO(fcntl(900, F_GETFD), EBADF);
-	ASSERT_EQ(window_attach_raw(b, 0, 900, WIN_IOVA, NULL), -EBADF);
-	ASSERT_EQ(window_attach_raw(b, 0, fds[0], WIN_IOVA, NULL), -EINVAL);
-	ASSERT_EQ(window_attach_raw(b, 0, fds[1], WIN_IOVA, NULL), -EINVAL);
-	ASSERT_EQ(window_attach_raw(b, 0, efd, WIN_IOVA, NULL), -EINVAL);
-	ASSERT_EQ(window_attach_raw(b, 0, b->device, WIN_IOVA, NULL), -EINVAL);
-
-	/* The window would run past 2^64. */
-	ASSERT_EQ(window_attach_raw(b, 0, buf, 0xfffffffffffff000ull, NULL),
-		  -EOVERFLOW);
-	ASSERT_EQ(window_attach_raw(b, 0, buf, 0ull - MIB / 2, NULL),
-		  -EOVERFLOW);
-	/* Nothing above left anything behind. */
-	assert_all_empty(b);
-	ASSERT_EQ(attached_devices(buf), 0);
 
 	/* Slot 0: [WIN, WIN + 1 MiB). */
 	ASSERT_EQ(window_attach_raw(b, 0, buf, WIN_IOVA, &size), 0);
