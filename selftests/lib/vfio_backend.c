@@ -32,17 +32,6 @@ bool backend_is_iommufd(void)
 	return b && !strcmp(b, "iommufd");
 }
 
-const char *backend_suffix(void)
-{
-	return backend_is_iommufd() ? " (iommufd)" : "";
-}
-
-void skip_unless_type1(const char *what)
-{
-	if (backend_is_iommufd())
-		SKIP("%s: type1 only", what);
-}
-
 /* /dev/vfio/devices/<name> of mdev @uuid, from its vfio-dev directory. */
 static int cdev_path(const char *uuid, char *path, size_t len)
 {

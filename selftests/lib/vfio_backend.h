@@ -110,9 +110,6 @@ bool backend_is_iommufd(void);
 /* For the harness: the backend of the test about to run. */
 void backend_select(bool iommufd);
 
-/* " (iommufd)" or "", to tell the variant apart in messages. */
-const char *backend_suffix(void);
-
 /*
  * Open mdev @uuid in @d (whose fds are -1) through the iommufd backend: a
  * new iommufd and IOAS, or @share's when @share is not NULL. -errno.
@@ -124,11 +121,5 @@ int backend_iommufd_open(struct vfio_dev *d, const char *uuid,
 int backend_map(struct vfio_dev *d, void *va, __u64 iova, __u64 size,
 		__u32 flags);
 int backend_unmap(struct vfio_dev *d, __u64 iova, __u64 size, __u32 flags);
-
-/*
- * Skip the test on the iommufd backend: for what only type1 has (its
- * container ioctls, VADDR, a container shared with vfio-pci).
- */
-void skip_unless_type1(const char *what);
 
 #endif /* VFIO_BACKEND_H */
