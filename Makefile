@@ -33,15 +33,17 @@ endif
 
 CC ?= gcc
 USER_CFLAGS := -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -static \
-	       -I$(TOP)/include/uapi -I$(TOP)/selftests/lib
+	       -I$(TOP)/include/uapi -I$(TOP)/selftests/lib -I$(TOP)/samples/lib
 
 SELFTESTS := $(patsubst $(TOP)/selftests/%.c,%,$(wildcard $(TOP)/selftests/*.c))
 SAMPLES := $(patsubst $(TOP)/samples/%.c,%,$(wildcard $(TOP)/samples/*.c))
 SAMPLELIB := $(wildcard $(TOP)/samples/lib/*.c)
 SAMPLELIB_H := $(wildcard $(TOP)/samples/lib/*.h) $(TOP)/include/uapi/linux/refmdev.h
-TESTLIB := $(wildcard $(TOP)/selftests/lib/*.c)
+# fill_random() is the samples' one: samples/lib is what a user copies,
+# and the tests check data with the same generator.
+TESTLIB := $(wildcard $(TOP)/selftests/lib/*.c) $(TOP)/samples/lib/fill_pattern.c
 TESTLIB_H := $(wildcard $(TOP)/selftests/lib/*.h $(TOP)/selftests/importer/*.h) \
-	     $(TOP)/include/uapi/linux/refmdev.h
+	     $(TOP)/samples/lib/fill_pattern.h $(TOP)/include/uapi/linux/refmdev.h
 # The benchmark (selftests/bench) uses the selftests' VFIO helpers but not
 # their runner.
 BENCHES := $(patsubst $(TOP)/selftests/bench/%.c,%,$(wildcard $(TOP)/selftests/bench/*.c))

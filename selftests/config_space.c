@@ -15,6 +15,9 @@
 #include "mdev_util.h"
 #include "p2p_util.h"
 
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
+
 #define CFG	VFIO_PCI_CONFIG_REGION_INDEX
 
 TEST(identity)

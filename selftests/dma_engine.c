@@ -14,6 +14,9 @@
 #include "dma_util.h"
 #include "ktap.h"
 
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
+
 #define SRC_IOVA	0x10000000ull
 #define DST_IOVA	0x40000000ull
 #define RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)

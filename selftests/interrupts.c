@@ -13,6 +13,9 @@
 #include "ktap.h"
 #include "mdev_util.h"
 
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
+
 #define INTX	VFIO_PCI_INTX_IRQ_INDEX
 #define MSI	VFIO_PCI_MSI_IRQ_INDEX
 #define TRIGGER	VFIO_IRQ_SET_ACTION_TRIGGER
@@ -258,64 +261,124 @@ TEST(intx_and_msi_are_exclusive)
 	ASSERT_OK(irq_set_eventfd(d, INTX, a));
 }
 
-TEST(set_irqs_bad_calls)
-{
-	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
-	int efd = new_eventfd(), two[2] = { efd, efd };
-	struct vfio_irq_set hdr = {
-		.argsz = sizeof(hdr),
-		.flags = TRIGGER | NONE,
-		.index = INTX, .count = 1,
-	};
+/* What a bad SET_IRQS row passes after the header. */
+enum irq_data {
+	NO_DATA,
+	ONE_EVENTFD,		/* an eventfd, 4 bytes */
+	TWO_EVENTFDS,		/* the same eventfd twice, 8 bytes */
+	FD_MINUS_2,		/* -2: not even "leave as is" (-1) */
+	FD_1000,		/* not open */
+	FD_DEVICE,		/* a file, but not an eventfd */
+	ARGSZ_8,		/* argsz too short for the header */
+	ARGSZ_NO_DATA,		/* the header only, though flags announce data */
+};
 
+FIXTURE(bad_set_irqs) {
+	struct vfio_dev *d;
+	int efd;
+};
+
+FIXTURE_VARIANT(bad_set_irqs) {
+	const char *name;
+	unsigned int index;
+	__u32 flags, start, count;
+	enum irq_data data;
+	int err;
+};
+
+/* One result per malformed VFIO_DEVICE_SET_IRQS, each with its errno. */
+static const FIXTURE_VARIANT(bad_set_irqs) bad_set_irqs[] = {
 	/* Indexes that do not exist or have no vectors. */
-	ASSERT_ERRNO(irq_set(d, VFIO_PCI_NUM_IRQS, TRIGGER | NONE, 0, 1, NULL, 0),
-		     EINVAL);
-	ASSERT_ERRNO(irq_set(d, VFIO_PCI_MSIX_IRQ_INDEX, TRIGGER | NONE, 0, 1,
-			     NULL, 0), EINVAL);
-	ASSERT_ERRNO(irq_set(d, VFIO_PCI_ERR_IRQ_INDEX, TRIGGER | NONE, 0, 2,
-			     NULL, 0), EINVAL);
+	{ "index past the last", VFIO_PCI_NUM_IRQS, TRIGGER | NONE, 0, 1,
+	  NO_DATA, EINVAL },
+	{ "MSI-X, no vectors", VFIO_PCI_MSIX_IRQ_INDEX, TRIGGER | NONE, 0, 1,
+	  NO_DATA, EINVAL },
+	{ "ERR count 2", VFIO_PCI_ERR_IRQ_INDEX, TRIGGER | NONE, 0, 2,
+	  NO_DATA, EINVAL },
 	/* start/count outside the index, or overflowing. */
-	ASSERT_ERRNO(irq_set(d, INTX, TRIGGER | NONE, 1, 1, NULL, 0), EINVAL);
-	ASSERT_ERRNO(irq_set(d, INTX, TRIGGER | EVENTFD, 0, 2, two,
-			     sizeof(two)), EINVAL);
-	ASSERT_ERRNO(irq_set(d, MSI, TRIGGER | NONE, 0xffffffff, 2, NULL, 0),
-		     EINVAL);
+	{ "INTx start 1", INTX, TRIGGER | NONE, 1, 1, NO_DATA, EINVAL },
+	{ "INTx count 2", INTX, TRIGGER | EVENTFD, 0, 2, TWO_EVENTFDS, EINVAL },
+	{ "MSI start + count wraps", MSI, TRIGGER | NONE, 0xffffffff, 2,
+	  NO_DATA, EINVAL },
 	/* Flags: unknown bits, two actions, two data types, no action. */
-	ASSERT_ERRNO(irq_set(d, INTX, TRIGGER | NONE | (1u << 9), 0, 1, NULL, 0),
-		     EINVAL);
-	ASSERT_ERRNO(irq_set(d, INTX, MASK | UNMASK | NONE, 0, 1, NULL, 0),
-		     EINVAL);
-	ASSERT_ERRNO(irq_set(d, INTX, TRIGGER | NONE | BOOL, 0, 1, NULL, 0),
-		     EINVAL);
-	ASSERT_ERRNO(irq_set(d, INTX, NONE, 0, 1, NULL, 0), EINVAL);
+	{ "unknown flag bit 9", INTX, TRIGGER | NONE | (1u << 9), 0, 1,
+	  NO_DATA, EINVAL },
+	{ "two actions", INTX, MASK | UNMASK | NONE, 0, 1, NO_DATA, EINVAL },
+	{ "two data types", INTX, TRIGGER | NONE | BOOL, 0, 1, NO_DATA,
+	  EINVAL },
+	{ "no action", INTX, NONE, 0, 1, NO_DATA, EINVAL },
 	/* count 0 is only the "disable" form. */
-	ASSERT_ERRNO(irq_set(d, INTX, MASK | NONE, 0, 0, NULL, 0), EINVAL);
+	{ "count 0 with MASK", INTX, MASK | NONE, 0, 0, NO_DATA, EINVAL },
 	/* argsz too short for the header, or for the data it announces. */
-	hdr.argsz = 8;
-	ASSERT_ERRNO(ioctl(d->device, VFIO_DEVICE_SET_IRQS, &hdr), EINVAL);
-	hdr.argsz = sizeof(hdr);
-	hdr.flags = TRIGGER | EVENTFD;
-	ASSERT_ERRNO(ioctl(d->device, VFIO_DEVICE_SET_IRQS, &hdr), EINVAL);
+	{ "argsz 8", INTX, TRIGGER | NONE, 0, 1, ARGSZ_8, EINVAL },
+	{ "argsz without the eventfd", INTX, TRIGGER | EVENTFD, 0, 1,
+	  ARGSZ_NO_DATA, EINVAL },
 	/* Actions an index does not support: ENOTTY, as vfio-pci. */
-	ASSERT_ERRNO(irq_set(d, MSI, MASK | NONE, 0, 1, NULL, 0), ENOTTY);
-	ASSERT_ERRNO(irq_set(d, MSI, UNMASK | NONE, 0, 1, NULL, 0), ENOTTY);
-	ASSERT_ERRNO(irq_set(d, VFIO_PCI_REQ_IRQ_INDEX, MASK | NONE, 0, 1, NULL,
-			     0), ENOTTY);
-	ASSERT_ERRNO(irq_set(d, VFIO_PCI_ERR_IRQ_INDEX, UNMASK | NONE, 0, 1,
-			     NULL, 0), ENOTTY);
+	{ "MSI MASK", MSI, MASK | NONE, 0, 1, NO_DATA, ENOTTY },
+	{ "MSI UNMASK", MSI, UNMASK | NONE, 0, 1, NO_DATA, ENOTTY },
+	{ "REQ MASK", VFIO_PCI_REQ_IRQ_INDEX, MASK | NONE, 0, 1, NO_DATA,
+	  ENOTTY },
+	{ "ERR UNMASK", VFIO_PCI_ERR_IRQ_INDEX, UNMASK | NONE, 0, 1, NO_DATA,
+	  ENOTTY },
 	/* No eventfd-driven masking; an unmask eventfd needs INTx on. */
-	ASSERT_ERRNO(irq_set(d, INTX, MASK | EVENTFD, 0, 1, &efd, 4), EINVAL);
-	ASSERT_ERRNO(irq_set(d, INTX, UNMASK | EVENTFD, 0, 1, &efd, 4), EINVAL);
+	{ "INTx MASK eventfd", INTX, MASK | EVENTFD, 0, 1, ONE_EVENTFD,
+	  EINVAL },
+	{ "INTx UNMASK eventfd with INTx off", INTX, UNMASK | EVENTFD, 0, 1,
+	  ONE_EVENTFD, EINVAL },
 	/* Bad descriptors. */
-	two[0] = -2;
-	ASSERT_ERRNO(irq_set(d, INTX, TRIGGER | EVENTFD, 0, 1, two, 4), EINVAL);
-	two[0] = 1000;
-	ASSERT_ERRNO(irq_set(d, INTX, TRIGGER | EVENTFD, 0, 1, two, 4), EBADF);
-	two[0] = d->device;	/* a file, but not an eventfd */
-	ASSERT_ERRNO(irq_set(d, INTX, TRIGGER | EVENTFD, 0, 1, two, 4), EINVAL);
+	{ "eventfd -2", INTX, TRIGGER | EVENTFD, 0, 1, FD_MINUS_2, EINVAL },
+	{ "eventfd not open", INTX, TRIGGER | EVENTFD, 0, 1, FD_1000, EBADF },
+	{ "eventfd not an eventfd", INTX, TRIGGER | EVENTFD, 0, 1, FD_DEVICE,
+	  EINVAL },
+};
+
+FIXTURE_VARIANT_TABLE(bad_set_irqs, bad_set_irqs);
+
+FIXTURE_SETUP(bad_set_irqs)
+{
+	self->d = vfio_open(mdev_create(TYPE_1M));
+	self->efd = new_eventfd();
+}
+
+FIXTURE_TEARDOWN(bad_set_irqs)
+{
+}
+
+TEST_F(bad_set_irqs, exact_errno)
+{
+	struct vfio_irq_set hdr = {
+		.argsz = sizeof(hdr), .flags = variant->flags,
+		.index = variant->index, .start = variant->start,
+		.count = variant->count,
+	};
+	int fds[2] = { self->efd, self->efd };
+	struct vfio_dev *d = self->d;
+	size_t len = 4;
+
+	if (variant->data == ARGSZ_8 || variant->data == ARGSZ_NO_DATA) {
+		if (variant->data == ARGSZ_8)
+			hdr.argsz = 8;
+		ASSERT_ERRNO(ioctl(d->device, VFIO_DEVICE_SET_IRQS, &hdr),
+			     variant->err);
+	} else if (variant->data == NO_DATA) {
+		ASSERT_ERRNO(irq_set(d, variant->index, variant->flags,
+				     variant->start, variant->count, NULL, 0),
+			     variant->err);
+	} else {
+		if (variant->data == TWO_EVENTFDS)
+			len = sizeof(fds);
+		else if (variant->data == FD_MINUS_2)
+			fds[0] = -2;
+		else if (variant->data == FD_1000)
+			fds[0] = 1000;
+		else if (variant->data == FD_DEVICE)
+			fds[0] = d->device;
+		ASSERT_ERRNO(irq_set(d, variant->index, variant->flags,
+				     variant->start, variant->count, fds, len),
+			     variant->err);
+	}
 	/* None of this enabled anything. */
-	ASSERT_OK(irq_set_eventfd(d, MSI, efd));
+	ASSERT_OK(irq_set_eventfd(d, MSI, self->efd));
 }
 
 /*

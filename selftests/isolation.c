@@ -46,6 +46,9 @@
 #include "p2p_util.h"
 #include "vfio_backend.h"
 
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
+
 #define PAGE			4096ull
 #define SZ_1M			0x100000ull
 #define SRC_IOVA		0x10000000ull

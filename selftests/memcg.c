@@ -19,6 +19,9 @@
 #include "ktap.h"
 #include "mdev_util.h"
 
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
+
 #define CGROOT		"/sys/fs/cgroup"
 #define SZ_16M		(16l << 20)
 

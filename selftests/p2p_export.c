@@ -5,8 +5,8 @@
  * request with its exact errno and nothing created; the dma-buf's size,
  * contents and mappings; its open flags, DMA_BUF_IOCTL_SYNC and debugfs
  * entry; and revocation by each event that takes device memory away
- * (resets, memory decoding off, FLR, closing the device), also in a
- * process the dma-buf was passed to.
+ * (the revoke fixture's variants: resets, memory decoding off, FLR; and
+ * closing the device), also in a process the dma-buf was passed to.
  */
 #include <fcntl.h>
 #include <linux/dma-buf.h>
@@ -28,6 +28,10 @@
 #include "ktap.h"
 #include "mdev_util.h"
 #include "p2p_util.h"
+#include "revoke.h"
+
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
 
 #define MEM		REFMDEV_DEVMEM_BAR
 #define SZ_1M		0x100000ull
@@ -179,11 +183,6 @@ static __u8 *read_bar2(struct vfio_dev *d, size_t len)
 	return buf;
 }
 
-static void set_decode(struct vfio_dev *d, bool on)
-{
-	cfg_write(d, PCI_COMMAND, 2, on ? PCI_COMMAND_MEMORY : 0);
-}
-
 static char *bar2_name(struct vfio_dev *d)
 {
 	static char name[UUID_LEN + 8];
@@ -228,8 +227,17 @@ TEST(feature_probe)
 	ASSERT_EQ(bufinfo_find(0, bar2_name(d), NULL), 0);
 }
 
-struct bad_export {
-	const char *what;
+/*
+ * One result per bad request: the fixture opens a fresh device for each
+ * row, so a row that leaves something behind fails alone.
+ */
+FIXTURE(bad_export) {
+	struct vfio_dev *d;
+	int fds, next_fd;
+};
+
+FIXTURE_VARIANT(bad_export) {
+	const char *name;
 	__u32 region;
 	__u32 open_flags;
 	__u32 flags;
@@ -245,7 +253,7 @@ struct bad_export {
  * check comes first when their errnos differ. Offsets are for a 1 MiB
  * BAR2 (256 pages).
  */
-static const struct bad_export bad_exports[] = {
+static const FIXTURE_VARIANT(bad_export) bad_exports[] = {
 	/* nr_ranges and flags first */
 	{ "no ranges", MEM, RW, 0, 0, 0, 0, {}, EINVAL },
 	{ "flags bit 0", MEM, RW, 1, 1, 1, 0, { R(0, P) }, EINVAL },
@@ -340,40 +348,48 @@ static const struct bad_export bad_exports[] = {
 	  { R(0, SZ_1M / 2 + P), R(SZ_1M / 2 - P, SZ_1M / 2) }, EINVAL },
 };
 
-TEST(bad_exports_exact_errno_nothing_left)
+FIXTURE_VARIANT_TABLE(bad_export, bad_exports);
+
+FIXTURE_SETUP(bad_export)
 {
-	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
-	int fds = fd_count(), next_fd = lowest_free_fd(), ret, fd;
-	unsigned int i;
+	self->d = vfio_open(mdev_create(TYPE_1M));
+	ASSERT_EQ(self->d->size[MEM], SZ_1M);
+	self->fds = fd_count();
+	self->next_fd = lowest_free_fd();
+}
 
-	ASSERT_EQ(d->size[MEM], SZ_1M);
-	for (i = 0; i < ARRAY_SIZE(bad_exports); i++) {
-		const struct bad_export *b = &bad_exports[i];
-		__u32 argsz = REQ_HDR + b->n * RANGE_SZ + b->argsz_delta;
+FIXTURE_TEARDOWN(bad_export)
+{
+}
 
-		ret = feature_ioctl(d, VFIO_DEVICE_FEATURE_GET |
-				    VFIO_DEVICE_FEATURE_DMA_BUF, argsz,
-				    b->region, b->open_flags, b->flags, b->nr,
-				    b->r, b->n);
-		if (ret >= 0) {
-			close(ret);
-			FAIL("%s: exported (fd %d), expected %s", b->what, ret,
-			     strerrorname_np(b->err));
-		}
-		if (errno != b->err)
-			FAIL("%s: errno %s, expected %s", b->what,
-			     strerrorname_np(errno), strerrorname_np(b->err));
-		if (lowest_free_fd() != next_fd)
-			FAIL("%s: a descriptor was left open", b->what);
+TEST_F(bad_export, exact_errno_nothing_left)
+{
+	__u32 argsz = REQ_HDR + variant->n * RANGE_SZ + variant->argsz_delta;
+	int ret, fd;
+
+	ret = feature_ioctl(self->d, VFIO_DEVICE_FEATURE_GET |
+			    VFIO_DEVICE_FEATURE_DMA_BUF, argsz,
+			    variant->region, variant->open_flags,
+			    variant->flags, variant->nr, variant->r,
+			    variant->n);
+	if (ret >= 0) {
+		close(ret);
+		FAIL("%s: exported (fd %d), expected %s", variant->name, ret,
+		     strerrorname_np(variant->err));
 	}
-	ASSERT_EQ(fd_count(), fds);
+	if (errno != variant->err)
+		FAIL("%s: errno %s, expected %s", variant->name,
+		     strerrorname_np(errno), strerrorname_np(variant->err));
+	if (lowest_free_fd() != self->next_fd)
+		FAIL("%s: a descriptor was left open", variant->name);
+	ASSERT_EQ(fd_count(), self->fds);
 	/* No dma-buf object either, not even one without an fd. */
-	ASSERT_EQ(bufinfo_find(0, bar2_name(d), NULL), 0);
+	ASSERT_EQ(bufinfo_find(0, bar2_name(self->d), NULL), 0);
 
 	/* The device still exports, into the lowest free descriptor. */
-	fd = dmabuf_export(d, 0, SZ_1M);
-	ASSERT_EQ(fd, next_fd);
-	ASSERT_EQ(bufinfo_find(0, bar2_name(d), NULL), 1);
+	fd = dmabuf_export(self->d, 0, SZ_1M);
+	ASSERT_EQ(fd, self->next_fd);
+	ASSERT_EQ(bufinfo_find(0, bar2_name(self->d), NULL), 1);
 }
 
 /*
@@ -662,10 +678,10 @@ TEST(sync_ioctl)
 	ASSERT_ERRNO(dmabuf_sync(fd, DMA_BUF_SYNC_RW | 8), EINVAL);
 
 	/* Revoked: START and END alike. */
-	set_decode(d, false);
+	set_memory_decode(d, false);
 	assert_sync(fd, ENODEV);
 	assert_sync_end(fd, ENODEV);
-	set_decode(d, true);
+	set_memory_decode(d, true);
 	assert_sync(fd, 0);
 }
 
@@ -728,128 +744,101 @@ TEST(bufinfo_without_debugfs_mounted)
 	ASSERT_EQ(strcmp(e.exp_name, "refmdev"), 0);
 }
 
-typedef void (*reset_fn)(struct vfio_dev *d);
-
-static void do_vfio_reset(struct vfio_dev *d)
-{
-	ASSERT_OK(ioctl(d->device, VFIO_DEVICE_RESET));
-}
-
-static void do_ctrl_reset(struct vfio_dev *d)
-{
-	bar0_write(d, REFMDEV_REG_CONTROL, 4, REFMDEV_CTRL_RESET);
-}
-
 /*
- * A reset revokes, replaces device memory and restores, all before it
- * returns: the same mappings then work again and show the new, zeroed
- * memory. Two dma-bufs over the same pages go through it together.
+ * Every revocation trigger (selftests/lib/revoke.h) as the CPU sees it,
+ * through two dma-bufs over the same pages (all of BAR2, and its last 8
+ * pages) and the BAR2 mmap: revoked before the trigger returns (loads
+ * and stores fault, SYNC fails), and once restored the same mappings
+ * reach the device's memory as it is then, new and zeroed or the same.
  */
-static void reset_revokes_and_restores(reset_fn reset)
+FIXTURE(revoke) {
+	struct vfio_dev *d;
+	int fa, fb;
+	__u8 *a, *b, *bar, *want;
+};
+
+FIXTURE_VARIANT(revoke) {
+	const struct revoke_trigger *t;
+};
+
+FIXTURE_VARIANT_ADD(revoke, vfio_reset) { .t = &revoke_vfio_reset };
+FIXTURE_VARIANT_ADD(revoke, ctrl_reset) { .t = &revoke_ctrl_reset };
+FIXTURE_VARIANT_ADD(revoke, decode_off) { .t = &revoke_decode_off };
+FIXTURE_VARIANT_ADD(revoke, flr) { .t = &revoke_flr };
+
+FIXTURE_SETUP(revoke)
 {
-	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
 	static const struct vfio_region_dma_range r = R(SZ_1M - 8 * P, 8 * P);
-	__u8 *a, *b, *bar, *buf;
-	int fa, fb, i;
+	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
+
+	self->d = d;
+	self->fa = dmabuf_export(d, 0, SZ_1M);
+	self->fb = export_ranges(d, RW, &r, 1);
+	self->a = mmap_defer(SZ_1M, PROT_READ | PROT_WRITE, MAP_SHARED,
+			     self->fa, 0);
+	self->b = mmap_defer(8 * P, PROT_READ | PROT_WRITE, MAP_SHARED,
+			     self->fb, 0);
+	self->bar = mmap_defer(SZ_1M, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       d->device, d->offset[MEM]);
+	self->want = xmalloc(SZ_1M);
+}
+
+FIXTURE_TEARDOWN(revoke)
+{
+	free(self->want);
+}
+
+TEST_F(revoke, cpu_mappings_revoked_then_restored)
+{
+	const struct revoke_trigger *t = variant->t;
+	__u8 *a = self->a, *b = self->b, *bar = self->bar, *buf;
+	/* Decode off and on again keeps the memory: more rounds of it. */
+	int i, rounds = t->new_memory ? 3 : 10;
 	__u32 v;
 
-	fa = dmabuf_export(d, 0, SZ_1M);
-	fb = export_ranges(d, RW, &r, 1);
-	a = mmap_defer(SZ_1M, PROT_READ | PROT_WRITE, MAP_SHARED, fa, 0);
-	b = mmap_defer(8 * P, PROT_READ | PROT_WRITE, MAP_SHARED, fb, 0);
-	bar = mmap_defer(SZ_1M, PROT_READ | PROT_WRITE, MAP_SHARED, d->device,
-			 d->offset[MEM]);
-	fill_random(a, SZ_1M, 5);
-	ASSERT_EQ(memcmp(b, a + SZ_1M - 8 * P, 8 * P), 0);
+	for (i = 0; i < rounds; i++) {
+		fill_random(self->want, SZ_1M, 5 + i);
+		memcpy(a, self->want, SZ_1M);
+		ASSERT_EQ(memcmp(b, a + SZ_1M - 8 * P, 8 * P), 0);
 
-	for (i = 0; i < 3; i++) {
-		reset(d);
+		t->revoke(self->d);
+		if (t->restore) {
+			/* Revoked before the trigger returned. */
+			assert_all_fault(a, SZ_1M);
+			assert_all_fault(b, 8 * P);
+			assert_sync(self->fa, ENODEV);
+			assert_sync(self->fb, ENODEV);
+			t->restore(self->d);
+		}
 		assert_none_fault(a, SZ_1M);
 		assert_none_fault(b, 8 * P);
-		assert_zero(a, SZ_1M, "dma-buf after reset");
-		assert_zero(b, 8 * P, "second dma-buf after reset");
-		assert_zero(bar, SZ_1M, "BAR2 mmap after reset");
-		buf = read_bar2(d, SZ_1M);
-		assert_zero(buf, SZ_1M, "BAR2 after reset");
+		buf = read_bar2(self->d, SZ_1M);
+		if (t->new_memory) {
+			assert_zero(a, SZ_1M, "dma-buf after restore");
+			assert_zero(b, 8 * P, "second dma-buf after restore");
+			assert_zero(bar, SZ_1M, "BAR2 mmap after restore");
+			assert_zero(buf, SZ_1M, "BAR2 after restore");
+		} else {
+			/* Same memory, and the faulting stores wrote nothing. */
+			assert_same(a, self->want, SZ_1M, "dma-buf after restore");
+			assert_same(bar, self->want, SZ_1M,
+				    "BAR2 mmap after restore");
+			assert_same(buf, self->want, SZ_1M, "BAR2 after restore");
+		}
 		free(buf);
-		assert_sync(fa, 0);
-		assert_sync(fb, 0);
+		assert_sync(self->fa, 0);
+		assert_sync(self->fb, 0);
 
-		/* The mappings now reach the new memory. */
+		/* The mappings reach the memory the device has now. */
 		v = 0xabcd0000 + i;
 		memcpy(a + SZ_1M - P, &v, 4);
 		memcpy(&v, b + 7 * P, 4);
 		ASSERT_EQ(v, 0xabcd0000 + i);
 		memcpy(&v, bar + SZ_1M - P, 4);
 		ASSERT_EQ(v, 0xabcd0000 + i);
-		ASSERT_EQ(region_pread(d, MEM, &v, 4, SZ_1M - P), 4);
+		ASSERT_EQ(region_pread(self->d, MEM, &v, 4, SZ_1M - P), 4);
 		ASSERT_EQ(v, 0xabcd0000 + i);
-		memset(a, 0x5a, SZ_1M);
 	}
-}
-
-TEST(vfio_reset_revokes_and_restores)
-{
-	reset_revokes_and_restores(do_vfio_reset);
-}
-
-TEST(ctrl_reset_revokes_and_restores)
-{
-	reset_revokes_and_restores(do_ctrl_reset);
-}
-
-TEST(decode_off_revokes_on_restores)
-{
-	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
-	__u8 *want = xmalloc(SZ_1M), *map, *buf;
-	int fd = dmabuf_export(d, 0, SZ_1M), i;
-
-	map = mmap_defer(SZ_1M, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	fill_random(want, SZ_1M, 6);
-	memcpy(map, want, SZ_1M);
-
-	for (i = 0; i < 10; i++) {
-		set_decode(d, false);
-		/* Revoked before the config write returned. */
-		assert_all_fault(map, SZ_1M);
-		assert_sync(fd, ENODEV);
-
-		set_decode(d, true);
-		assert_none_fault(map, SZ_1M);
-		/* Same memory, and the faulting stores wrote nothing. */
-		assert_same(map, want, SZ_1M, "dma-buf after decode on");
-		assert_sync(fd, 0);
-	}
-	buf = read_bar2(d, SZ_1M);
-	assert_same(buf, want, SZ_1M, "BAR2 after decode on");
-	free(buf);
-	free(want);
-}
-
-TEST(flr_revokes_until_decode_on)
-{
-	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
-	const unsigned int devctl = REFMDEV_CFG_EXP_CAP + PCI_EXP_DEVCTL;
-	__u8 *map;
-	int fd = dmabuf_export(d, 0, SZ_1M);
-	__u32 v;
-
-	map = mmap_defer(SZ_1M, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	memset(map, 0xa5, SZ_1M);
-
-	cfg_write(d, devctl, 2, cfg_read(d, devctl, 2) | PCI_EXP_DEVCTL_BCR_FLR);
-	/* FLR leaves memory decoding off, so the dma-buf stays revoked. */
-	ASSERT_EQ(cfg_read(d, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY, 0);
-	assert_all_fault(map, SZ_1M);
-	assert_sync(fd, ENODEV);
-
-	set_decode(d, true);
-	assert_none_fault(map, SZ_1M);
-	assert_zero(map, SZ_1M, "dma-buf after FLR");
-	assert_sync(fd, 0);
-	map[3 * P + 1] = 0x11;
-	ASSERT_EQ(region_pread(d, MEM, &v, 1, 3 * P + 1), 1);
-	ASSERT_EQ(v & 0xff, 0x11);
 }
 
 TEST(export_while_decode_off_starts_revoked)
@@ -858,14 +847,14 @@ TEST(export_while_decode_off_starts_revoked)
 	__u8 *want = fill_bar2(d, 16 * P, 7), *map;
 	int fd;
 
-	set_decode(d, false);
+	set_memory_decode(d, false);
 	fd = dmabuf_export(d, 0, 16 * P);
 	ASSERT_EQ(lseek(fd, 0, SEEK_END), 16 * P);
 	map = mmap_defer(16 * P, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	assert_all_fault(map, 16 * P);
 	assert_sync(fd, ENODEV);
 
-	set_decode(d, true);
+	set_memory_decode(d, true);
 	assert_none_fault(map, 16 * P);
 	assert_same(map, want, 16 * P, "dma-buf after decode on");
 	assert_sync(fd, 0);
@@ -916,8 +905,8 @@ TEST(device_close_kills_dmabuf)
 	ASSERT_EQ(vfio_open_raw(uuid, &d2), 0);
 	assert_all_fault(map, 4 * P);
 	assert_sync(fd, ENODEV);
-	set_decode(&d2, false);
-	set_decode(&d2, true);
+	set_memory_decode(&d2, false);
+	set_memory_decode(&d2, true);
 	ASSERT_OK(ioctl(d2.device, VFIO_DEVICE_RESET));
 	assert_all_fault(map, 4 * P);
 	assert_sync(fd, ENODEV);
@@ -1153,11 +1142,11 @@ static void pass_to_another_process(enum pass_how how)
 	/* The receiver's reference alone keeps the dma-buf. */
 	ASSERT_OK(close(fd));
 
-	set_decode(d, false);
+	set_memory_decode(d, false);
 	put_byte(to_child[1], 'G');
 	expect_from_child(to_parent[0], 'S', "see the revocation");
 
-	set_decode(d, true);
+	set_memory_decode(d, true);
 	put_byte(to_child[1], 'G');
 	expect_from_child(to_parent[0], 'S', "see the restore");
 

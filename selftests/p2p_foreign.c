@@ -21,6 +21,9 @@
 #include "ktap.h"
 #include "p2p_util.h"
 
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
+
 #define BUF_SIZE	(256u << 10)
 #define SRC_IOVA	0x10000000ull
 #define DST_IOVA	0x20000000ull

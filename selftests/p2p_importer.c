@@ -8,8 +8,9 @@
  *
  * Covers the importer policy (static attachments refused), that a
  * mapping points at exactly the exported bytes (single and multi-range
- * exports), every revocation trigger (VFIO_DEVICE_RESET, CONTROL.RESET,
- * memory decoding off, FLR, closing the device, removal after close),
+ * exports), every revocation trigger (one variant each of the revoke
+ * fixture: VFIO_DEVICE_RESET, CONTROL.RESET, memory decoding off, FLR;
+ * then closing the device and removal after close),
  * many dma-bufs and importers at once, a dma-buf passed to another
  * process, reads racing resets, and the module reference a dma-buf
  * holds.
@@ -27,6 +28,10 @@
 #include "importer_util.h"
 #include "ktap.h"
 #include "p2p_util.h"
+#include "revoke.h"
+
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
 
 #define MEM		REFMDEV_DEVMEM_BAR
 #define PAGE		4096ull
@@ -249,95 +254,112 @@ TEST(multi_range_export_is_the_ranges_concatenated)
 	free(pat);
 }
 
-/* Shared by the two reset triggers. */
-static void check_reset_revokes(bool vfio_reset)
+/*
+ * Every revocation trigger (selftests/lib/revoke.h) as the importer sees
+ * it: two attachments of one importer (one mapped, one idle) and a
+ * mapped one of a second importer.
+ */
+FIXTURE(revoke) {
+	struct vfio_dev *d;
+	__u8 *pat;
+	int buf, imp, imp2;
+	__u32 mapped, idle, other;
+};
+
+FIXTURE_VARIANT(revoke) {
+	const struct revoke_trigger *t;
+};
+
+FIXTURE_VARIANT_ADD(revoke, vfio_reset) { .t = &revoke_vfio_reset };
+FIXTURE_VARIANT_ADD(revoke, ctrl_reset) { .t = &revoke_ctrl_reset };
+FIXTURE_VARIANT_ADD(revoke, decode_off) { .t = &revoke_decode_off };
+FIXTURE_VARIANT_ADD(revoke, flr) { .t = &revoke_flr };
+
+FIXTURE_SETUP(revoke)
 {
-	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
-	__u8 *pat = fill_bar2(d, SZ_1M, 3);
-	int buf = dmabuf_export(d, 0, SZ_1M);
-	int imp = importer_open(), imp2 = importer_open();
-	__u32 mapped = imp_attach(imp, buf);
-	__u32 idle = imp_attach(imp, buf);
-	__u32 other = imp_attach(imp2, buf);
+	self->d = vfio_open(mdev_create(TYPE_1M));
+	self->pat = fill_bar2(self->d, SZ_1M, 3);
+	self->buf = dmabuf_export(self->d, 0, SZ_1M);
+	self->imp = importer_open();
+	self->imp2 = importer_open();
+	self->mapped = imp_attach(self->imp, self->buf);
+	self->idle = imp_attach(self->imp, self->buf);
+	self->other = imp_attach(self->imp2, self->buf);
+	ASSERT_EQ(imp_map(self->imp, self->mapped), 0);
+	ASSERT_EQ(imp_map(self->imp2, self->other), 0);
+	assert_reads(self->imp, self->mapped, self->pat, SZ_1M);
+}
 
-	ASSERT_EQ(imp_map(imp, mapped), 0);
-	ASSERT_EQ(imp_map(imp2, other), 0);
-	assert_reads(imp, mapped, pat, SZ_1M);
+FIXTURE_TEARDOWN(revoke)
+{
+	free(self->pat);
+}
 
-	if (vfio_reset)
-		ASSERT_OK(ioctl(d->device, VFIO_DEVICE_RESET));
+/* What a mapping must read after the trigger gave the memory back. */
+static void assert_restored(int imp, __u32 h, const __u8 *pat, bool zeroed)
+{
+	if (zeroed)
+		assert_reads_zeros(imp, h, SZ_1M);
 	else
-		bar0_write(d, REFMDEV_REG_CONTROL, 4, REFMDEV_CTRL_RESET);
+		assert_reads(imp, h, pat, SZ_1M);
+}
+
+TEST_F(revoke, importer_notified_and_remaps)
+{
+	const struct revoke_trigger *t = variant->t;
+	int imp = self->imp, imp2 = self->imp2;
+	struct refmdev_ti_query q;
+	__u32 notified, h2;
+
+	t->revoke(self->d);
 
 	/* Every attachment heard of it, mapped or not. */
-	assert_revoked(imp, mapped, 1);
-	assert_revoked(imp, idle, 1);
-	assert_revoked(imp2, other, 1);
-	ASSERT_EQ(imp_query(imp, mapped).last_map_errno, 0);
+	assert_revoked(imp, self->mapped, 1);
+	assert_revoked(imp, self->idle, 1);
+	assert_revoked(imp2, self->other, 1);
+	if (!t->restore) {
+		/* The resets restore before they return. */
+		ASSERT_EQ(imp_query(imp, self->mapped).last_map_errno, 0);
+	} else {
+		notified = imp_query(imp, self->mapped).notifications;
+		ASSERT_EQ(imp_map(imp, self->mapped), -ENODEV);
+		q = imp_query(imp, self->mapped);
+		ASSERT_EQ(q.last_map_errno, ENODEV);
+		ASSERT_EQ(q.mapped, 0);
+		ASSERT_EQ(imp_attach_raw(imp, self->buf,
+					 REFMDEV_TI_ATTACH_DYNAMIC, NULL),
+			  -ENODEV);
+		/* Still revoked after the failed attempts, and later. */
+		ASSERT_EQ(imp_map(imp, self->mapped), -ENODEV);
+		usleep(100000);
+		ASSERT_EQ(imp_map(imp, self->mapped), -ENODEV);
 
-	/* Usable again at once (decode stayed on), on new, zeroed memory. */
-	ASSERT_EQ(imp_map(imp, mapped), 0);
-	ASSERT_EQ(imp_map(imp, idle), 0);
-	ASSERT_EQ(imp_map(imp2, other), 0);
-	assert_reads_zeros(imp, mapped, SZ_1M);
-	assert_reads_zeros(imp2, other, SZ_1M);
+		t->restore(self->d);
+		/* Restoring is a transition too: another notification. */
+		q = imp_query(imp, self->mapped);
+		if (q.notifications <= notified)
+			FAIL("no notification when %s was undone (%u, %u before)",
+			     t->name, q.notifications, notified);
+		ASSERT_EQ(q.mapped, 0);
+	}
 
-	/* And the new mapping is the device's new memory. */
-	fill_random(pat, SZ_1M, 4);
-	ASSERT_EQ(region_pwrite(d, MEM, pat, SZ_1M, 0), SZ_1M);
-	assert_reads(imp, idle, pat, SZ_1M);
-	assert_reads(imp2, other, pat, SZ_1M);
-	free(pat);
-}
-
-TEST(vfio_reset_revokes_and_remaps)
-{
-	check_reset_revokes(true);
-}
-
-TEST(control_reset_revokes_and_remaps)
-{
-	check_reset_revokes(false);
-}
-
-TEST(memory_decode_off_revokes_until_set)
-{
-	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
-	__u8 *pat = fill_bar2(d, SZ_1M, 5);
-	int buf = dmabuf_export(d, 0, SZ_1M);
-	int imp = importer_open();
-	__u32 h = imp_attach(imp, buf), h2;
-	struct refmdev_ti_query q;
-	__u32 revoked;
-
-	ASSERT_EQ(imp_map(imp, h), 0);
-	set_memory_decode(d, false);
-	assert_revoked(imp, h, 1);
-	revoked = imp_query(imp, h).notifications;
-	ASSERT_EQ(imp_map(imp, h), -ENODEV);
-	q = imp_query(imp, h);
-	ASSERT_EQ(q.last_map_errno, ENODEV);
-	ASSERT_EQ(q.mapped, 0);
-	ASSERT_EQ(imp_attach_raw(imp, buf, REFMDEV_TI_ATTACH_DYNAMIC, NULL),
-		  -ENODEV);
-	/* Still revoked after the failed attempts. */
-	ASSERT_EQ(imp_map(imp, h), -ENODEV);
-
-	set_memory_decode(d, true);
-	/* Restoring is a transition too: another notification. */
-	q = imp_query(imp, h);
-	if (q.notifications <= revoked)
-		FAIL("no notification when decoding came back (%u, %u before)",
-		     q.notifications, revoked);
-	ASSERT_EQ(q.mapped, 0);
-	ASSERT_EQ(imp_map(imp, h), 0);
-	ASSERT_EQ(imp_query(imp, h).last_map_errno, 0);
-	/* Same memory: the data survived. */
-	assert_reads(imp, h, pat, SZ_1M);
-	h2 = imp_attach(imp, buf);
+	/* Usable again, on new zeroed memory or on the same data. */
+	ASSERT_EQ(imp_map(imp, self->mapped), 0);
+	ASSERT_EQ(imp_query(imp, self->mapped).last_map_errno, 0);
+	ASSERT_EQ(imp_map(imp, self->idle), 0);
+	ASSERT_EQ(imp_map(imp2, self->other), 0);
+	assert_restored(imp, self->mapped, self->pat, t->new_memory);
+	assert_restored(imp2, self->other, self->pat, t->new_memory);
+	h2 = imp_attach(imp, self->buf);
 	ASSERT_EQ(imp_map(imp, h2), 0);
-	assert_reads(imp, h2, pat, SZ_1M);
-	free(pat);
+	assert_restored(imp, h2, self->pat, t->new_memory);
+
+	/* And every mapping is the device's memory as it is now. */
+	fill_random(self->pat, SZ_1M, 4);
+	ASSERT_EQ(region_pwrite(self->d, MEM, self->pat, SZ_1M, 0), SZ_1M);
+	assert_reads(imp, self->idle, self->pat, SZ_1M);
+	assert_reads(imp2, self->other, self->pat, SZ_1M);
+	assert_reads(imp, h2, self->pat, SZ_1M);
 }
 
 static long mono_ms(void)
@@ -424,33 +446,6 @@ TEST(export_while_decode_off_starts_revoked)
 	h = imp_attach(imp, buf);
 	ASSERT_EQ(imp_map(imp, h), 0);
 	assert_reads(imp, h, pat, SZ_1M);
-	free(pat);
-}
-
-TEST(flr_revokes_until_decode_set)
-{
-	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
-	__u8 *pat = fill_bar2(d, SZ_1M, 7);
-	int buf = dmabuf_export(d, 0, SZ_1M);
-	int imp = importer_open();
-	__u32 h = imp_attach(imp, buf);
-
-	ASSERT_EQ(imp_map(imp, h), 0);
-	assert_reads(imp, h, pat, SZ_1M);
-	function_level_reset(d);
-	assert_revoked(imp, h, 1);
-	/* FLR left decoding off, so the dma-buf stays revoked. */
-	ASSERT_EQ(cfg_read(d, PCI_COMMAND, 2) & PCI_COMMAND_MEMORY, 0);
-	ASSERT_EQ(imp_map(imp, h), -ENODEV);
-	ASSERT_EQ(imp_attach_raw(imp, buf, REFMDEV_TI_ATTACH_DYNAMIC, NULL),
-		  -ENODEV);
-	usleep(100000);
-	ASSERT_EQ(imp_map(imp, h), -ENODEV);
-
-	set_memory_decode(d, true);
-	ASSERT_EQ(imp_map(imp, h), 0);
-	/* The FLR replaced device memory with zeroed pages. */
-	assert_reads_zeros(imp, h, SZ_1M);
 	free(pat);
 }
 

@@ -36,6 +36,9 @@
 #include "ktap.h"
 #include "p2p_util.h"
 
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
+
 #define PAGE		4096ull
 #define WINDOW_IOVA	0x40000000ull
 

@@ -22,6 +22,7 @@
 #include "edu_util.h"
 #include "ktap.h"
 #include "p2p_util.h"
+#include "two_devs.h"
 
 #define SRC_IOVA	0x10000000ull	/* B's guest memory, sources */
 #define DST_IOVA	0x40000000ull	/* B's guest memory, destinations */
@@ -57,12 +58,9 @@ static void expect_bar(struct vfio_dev *d, const __u8 *want, size_t size,
  * nothing: @base is this process's locked memory with everything set up,
  * and B's engine must bring it back there after every descriptor.
  */
+/* The pair of selftests/lib/two_devs.h, A's BAR2 mapped into B's container. */
 struct peer {
-	struct vfio_dev *a, *b;
-	struct dma_ring *ring;
-	struct guest_mem *src, *dst;
-	__u8 *bar;
-	size_t size;
+	struct two_devs dev;
 	bool mapped;
 	long base;
 };
@@ -73,26 +71,19 @@ static void peer_teardown(void *arg)
 {
 	struct peer *p = arg;
 
-	if (p->mapped && dma_unmap_raw(p->b, PEER_IOVA, p->size, 0))
+	if (p->mapped &&
+	    dma_unmap_raw(p->dev.b, PEER_IOVA, p->dev.bar_size, 0))
 		printf("# unmap of the peer range: %s\n", strerror(errno));
 	p->mapped = false;
-	munmap(p->bar, p->size);
 }
 
 static struct peer *peer_setup(void)
 {
 	struct peer *p = &peer;
 
-	p->a = vfio_open(mdev_create(TYPE_1M));
-	p->b = vfio_open(mdev_create(TYPE_1M));
-	p->ring = dma_ring_setup(p->b, 16);
-	p->src = guest_mem_map(p->b, SRC_IOVA, GUEST_SIZE, RW);
-	p->dst = guest_mem_map(p->b, DST_IOVA, GUEST_SIZE, RW);
-	p->size = p->a->size[BAR2];
-	p->bar = mmap(NULL, p->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      p->a->device, p->a->offset[BAR2]);
-	ASSERT_TRUE(p->bar != MAP_FAILED);
-	ASSERT_OK(dma_map_raw(p->b, p->bar, PEER_IOVA, p->size, RW));
+	two_devs_setup(&p->dev, 16, SRC_IOVA, DST_IOVA, GUEST_SIZE);
+	ASSERT_OK(dma_map_raw(p->dev.b, p->dev.bar, PEER_IOVA,
+			      p->dev.bar_size, RW));
 	p->mapped = true;
 	ktap_defer(peer_teardown, p);
 	p->base = vm_locked_kib();
@@ -102,7 +93,7 @@ static struct peer *peer_setup(void)
 static __u32 run(struct peer *p, __u64 src, __u64 dst, __u32 len,
 		 __u32 flags)
 {
-	__u32 st = dma_run(p->ring, src, dst, len, flags);
+	__u32 st = dma_run(p->dev.ring, src, dst, len, flags);
 
 	/* No stale pins, whatever the outcome. */
 	ASSERT_EQ(vm_locked_kib(), p->base);
@@ -113,15 +104,15 @@ static __u32 run(struct peer *p, __u64 src, __u64 dst, __u32 len,
 static void check_to_peer(struct peer *p, __u8 *want, size_t so, __u64 off,
 			  __u32 len, unsigned int seed)
 {
-	__u8 *src = p->src->va;
+	__u8 *src = p->dev.src->va;
 
 	fill_random(src + so, len, seed);
 	ASSERT_EQ(run(p, SRC_IOVA + so, PEER_IOVA + off, len, COPY),
 		  REFMDEV_DMA_ST_OK);
 	memcpy(want + off, src + so, len);
-	expect_bar(p->a, want, p->size, "guest -> peer");
+	expect_bar(p->dev.a, want, p->dev.bar_size, "guest -> peer");
 	/* The CPU mapping is the same memory. */
-	ASSERT_EQ(memcmp(p->bar, want, p->size), 0);
+	ASSERT_EQ(memcmp(p->dev.bar, want, p->dev.bar_size), 0);
 }
 
 TEST(peer_dma_reaches_bar)
@@ -129,66 +120,66 @@ TEST(peer_dma_reaches_bar)
 	static const __u32 lens[] = { 1, 7, 4095, 4096, 4097, 65537, 300001 };
 	static const __u64 offs[] = { 0, 1, 4095, 3 * 4096 + 5 };
 	struct peer *p = peer_setup();
-	__u8 *want = malloc(p->size), *dst = p->dst->va;
+	__u8 *want = malloc(p->dev.bar_size), *dst = p->dev.dst->va;
 	unsigned int i, j, seed = 0;
 
 	ASSERT_TRUE(want);
-	memset(want, GUARD, p->size);
-	bar2_write(p->a, want, p->size, 0);
+	memset(want, GUARD, p->dev.bar_size);
+	bar2_write(p->dev.a, want, p->dev.bar_size, 0);
 	for (i = 0; i < ARRAY_SIZE(lens); i++)
 		for (j = 0; j < ARRAY_SIZE(offs); j++)
 			check_to_peer(p, want, (i * 13 + j) % 4096, offs[j],
 				      lens[i], seed++);
-	check_to_peer(p, want, 0, 0, p->size, seed++);
-	check_to_peer(p, want, 0, p->size - 1, 1, seed++);
+	check_to_peer(p, want, 0, 0, p->dev.bar_size, seed++);
+	check_to_peer(p, want, 0, p->dev.bar_size - 1, 1, seed++);
 
 	/* The other way: A's BAR2 as the source. */
-	fill_random(want, p->size, 99);
-	bar2_write(p->a, want, p->size, 0);
+	fill_random(want, p->dev.bar_size, 99);
+	bar2_write(p->dev.a, want, p->dev.bar_size, 0);
 	memset(dst, GUARD, GUEST_SIZE);
-	ASSERT_EQ(run(p, PEER_IOVA + 3, DST_IOVA + 1, p->size - 3, COPY),
+	ASSERT_EQ(run(p, PEER_IOVA + 3, DST_IOVA + 1, p->dev.bar_size - 3, COPY),
 		  REFMDEV_DMA_ST_OK);
-	ASSERT_EQ(memcmp(dst + 1, want + 3, p->size - 3), 0);
+	ASSERT_EQ(memcmp(dst + 1, want + 3, p->dev.bar_size - 3), 0);
 	ASSERT_EQ(dst[0], GUARD);
-	ASSERT_EQ(dst[p->size - 2], GUARD);
+	ASSERT_EQ(dst[p->dev.bar_size - 2], GUARD);
 	/* A fill, and B's own BAR2 into A's. */
 	ASSERT_EQ(run(p, 0x1122334455667788ull, PEER_IOVA + 4093, 9, FILL),
 		  REFMDEV_DMA_ST_OK);
 	for (i = 0; i < 9; i++)
 		want[4093 + i] = 0x1122334455667788ull >> (8 * (i % 8));
 	fill_random(dst, 10000, 5);
-	bar2_write(p->b, dst, 10000, 0);
+	bar2_write(p->dev.b, dst, 10000, 0);
 	ASSERT_EQ(run(p, 0, PEER_IOVA + 8192, 10000,
 		      COPY | REFMDEV_DMA_F_SRC_DEVMEM), REFMDEV_DMA_ST_OK);
 	memcpy(want + 8192, dst, 10000);
-	expect_bar(p->a, want, p->size, "fill and devmem copy");
+	expect_bar(p->dev.a, want, p->dev.bar_size, "fill and devmem copy");
 	free(want);
 }
 
 TEST(exporter_reset_moves_peer_to_new_memory)
 {
 	struct peer *p = peer_setup();
-	__u8 *want = malloc(p->size), *src = p->src->va, *dst = p->dst->va;
+	__u8 *want = malloc(p->dev.bar_size), *src = p->dev.src->va, *dst = p->dev.dst->va;
 	int round;
 
 	ASSERT_TRUE(want);
-	memset(want, GUARD, p->size);
-	bar2_write(p->a, want, p->size, 0);
-	check_to_peer(p, want, 0, 0, p->size, 1);
+	memset(want, GUARD, p->dev.bar_size);
+	bar2_write(p->dev.a, want, p->dev.bar_size, 0);
+	check_to_peer(p, want, 0, 0, p->dev.bar_size, 1);
 	for (round = 0; round < 3; round++) {
 		__u64 off = 4096 * 7 + 5 + round * 100000;
 
-		ASSERT_OK(ioctl(p->a->device, VFIO_DEVICE_RESET));
+		ASSERT_OK(ioctl(p->dev.a->device, VFIO_DEVICE_RESET));
 		/* The old contents are gone from A... */
-		memset(want, 0, p->size);
-		expect_bar(p->a, want, p->size, "after reset");
+		memset(want, 0, p->dev.bar_size);
+		expect_bar(p->dev.a, want, p->dev.bar_size, "after reset");
 		/* ...and B's next DMA lands in A's new memory. */
 		check_to_peer(p, want, 11, off, 1000, round + 2);
 		/* B reads the new memory too. */
-		memset(dst, GUARD, p->size);
-		ASSERT_EQ(run(p, PEER_IOVA, DST_IOVA, p->size, COPY),
+		memset(dst, GUARD, p->dev.bar_size);
+		ASSERT_EQ(run(p, PEER_IOVA, DST_IOVA, p->dev.bar_size, COPY),
 			  REFMDEV_DMA_ST_OK);
-		ASSERT_EQ(memcmp(dst, want, p->size), 0);
+		ASSERT_EQ(memcmp(dst, want, p->dev.bar_size), 0);
 		ASSERT_EQ(memcmp(dst + off, src + 11, 1000), 0);
 	}
 	free(want);
@@ -206,20 +197,20 @@ TEST(exporter_reset_moves_peer_to_new_memory)
 TEST(exporter_decode_off_faults_peer_dma)
 {
 	struct peer *p = peer_setup();
-	__u8 *want = malloc(p->size), *dst = p->dst->va;
+	__u8 *want = malloc(p->dev.bar_size), *dst = p->dev.dst->va;
 	size_t i;
 
 	ASSERT_TRUE(want);
-	memset(want, GUARD, p->size);
-	bar2_write(p->a, want, p->size, 0);
+	memset(want, GUARD, p->dev.bar_size);
+	bar2_write(p->dev.a, want, p->dev.bar_size, 0);
 	check_to_peer(p, want, 0, 4096, 5000, 1);
 
-	cfg_write(p->a, PCI_COMMAND, 2, PCI_COMMAND_MASTER);
+	cfg_write(p->dev.a, PCI_COMMAND, 2, PCI_COMMAND_MASTER);
 	memset(dst, GUARD, GUEST_SIZE);
 	ASSERT_EQ(run(p, SRC_IOVA, PEER_IOVA, 100, COPY), REFMDEV_DMA_ST_FAULT);
 	ASSERT_EQ(run(p, SRC_IOVA, PEER_IOVA + 4096, 8192, COPY),
 		  REFMDEV_DMA_ST_FAULT);
-	ASSERT_EQ(run(p, 0x77, PEER_IOVA, p->size, FILL), REFMDEV_DMA_ST_FAULT);
+	ASSERT_EQ(run(p, 0x77, PEER_IOVA, p->dev.bar_size, FILL), REFMDEV_DMA_ST_FAULT);
 	ASSERT_EQ(run(p, PEER_IOVA + 4096, DST_IOVA, 5000, COPY),
 		  REFMDEV_DMA_ST_FAULT);
 	for (i = 0; i < GUEST_SIZE; i++)
@@ -227,8 +218,8 @@ TEST(exporter_decode_off_faults_peer_dma)
 			FAIL("guest byte 0x%zx written by a failed descriptor", i);
 
 	/* Decode on: the same memory, untouched, reachable again. */
-	cfg_write(p->a, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-	expect_bar(p->a, want, p->size, "after decode off");
+	cfg_write(p->dev.a, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	expect_bar(p->dev.a, want, p->dev.bar_size, "after decode off");
 	check_to_peer(p, want, 3, 4096 * 100 + 1, 20000, 2);
 	free(want);
 }
@@ -236,25 +227,26 @@ TEST(exporter_decode_off_faults_peer_dma)
 TEST(unmap_peer_range_while_idle)
 {
 	struct peer *p = peer_setup();
-	__u8 *want = malloc(p->size);
+	__u8 *want = malloc(p->dev.bar_size);
 
 	ASSERT_TRUE(want);
-	memset(want, GUARD, p->size);
-	bar2_write(p->a, want, p->size, 0);
+	memset(want, GUARD, p->dev.bar_size);
+	bar2_write(p->dev.a, want, p->dev.bar_size, 0);
 	check_to_peer(p, want, 0, 0, 4096, 1);
-	ASSERT_OK(dma_unmap_raw(p->b, PEER_IOVA, p->size, 0));
+	ASSERT_OK(dma_unmap_raw(p->dev.b, PEER_IOVA, p->dev.bar_size, 0));
 	p->mapped = false;
 	ASSERT_EQ(vm_locked_kib(), p->base);
 	ASSERT_EQ(run(p, SRC_IOVA, PEER_IOVA, 4096, COPY),
 		  REFMDEV_DMA_ST_UNMAPPED);
-	expect_bar(p->a, want, p->size, "after unmap");
+	expect_bar(p->dev.a, want, p->dev.bar_size, "after unmap");
 	/* Mapped again, at another IOVA, it works again. */
-	ASSERT_OK(dma_map_raw(p->b, p->bar, PEER_IOVA + p->size, p->size, RW));
-	ASSERT_EQ(run(p, SRC_IOVA + 1, PEER_IOVA + p->size + 2, 3, COPY),
+	ASSERT_OK(dma_map_raw(p->dev.b, p->dev.bar, PEER_IOVA + p->dev.bar_size,
+			      p->dev.bar_size, RW));
+	ASSERT_EQ(run(p, SRC_IOVA + 1, PEER_IOVA + p->dev.bar_size + 2, 3, COPY),
 		  REFMDEV_DMA_ST_OK);
-	memcpy(want + 2, (__u8 *)p->src->va + 1, 3);
-	expect_bar(p->a, want, p->size, "mapped again");
-	ASSERT_OK(dma_unmap_raw(p->b, PEER_IOVA + p->size, p->size, 0));
+	memcpy(want + 2, (__u8 *)p->dev.src->va + 1, 3);
+	expect_bar(p->dev.a, want, p->dev.bar_size, "mapped again");
+	ASSERT_OK(dma_unmap_raw(p->dev.b, PEER_IOVA + p->dev.bar_size, p->dev.bar_size, 0));
 	free(want);
 }
 

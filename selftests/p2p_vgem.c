@@ -29,6 +29,9 @@
 #include "mdev_util.h"
 #include "p2p_util.h"
 
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
+
 /*
  * libdrm's functions under kernel-style names. Its API is CamelCase, which
  * checkpatch --strict reports at every use, so each is declared here with

@@ -27,6 +27,11 @@
 #include "dma_util.h"
 #include "ktap.h"
 #include "p2p_util.h"
+#include "revoke.h"
+#include "two_devs.h"
+
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
 
 #define SRC_IOVA	0x10000000ull	/* B's guest memory, sources */
 #define DST_IOVA	0x40000000ull	/* B's guest memory, destinations */
@@ -49,7 +54,6 @@
 #define DETACH		REFMDEV_P2P_WINDOW_DETACH
 #define QUERY		REFMDEV_P2P_WINDOW_QUERY
 #define DECODE_ON	(PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)
-#define DECODE_OFF	PCI_COMMAND_MASTER
 
 static void bar_fill(struct vfio_dev *d, __u8 val)
 {
@@ -60,18 +64,6 @@ static void bar_fill(struct vfio_dev *d, __u8 val)
 	memset(buf, val, len);
 	bar2_write(d, buf, len, 0);
 	free(buf);
-}
-
-static void set_decode(struct vfio_dev *d, bool on)
-{
-	cfg_write(d, PCI_COMMAND, 2, on ? DECODE_ON : DECODE_OFF);
-}
-
-static void exporter_flr(struct vfio_dev *d)
-{
-	unsigned int devctl = REFMDEV_CFG_EXP_CAP + PCI_EXP_DEVCTL;
-
-	cfg_write(d, devctl, 2, cfg_read(d, devctl, 2) | PCI_EXP_DEVCTL_BCR_FLR);
 }
 
 /* A window request with everything valid; tests spoil one field. */
@@ -151,17 +143,12 @@ static int attached_devices(int fd)
 }
 
 /*
- * The usual pair: A (the exporter) exports ranges of its BAR2, B (the
- * importer) attaches the dma-buf in slot 0 at WIN_IOVA. B has a ring and
- * guest memory for sources and destinations; A's BAR2 is also mapped
- * into this process, to check what the CPU sees.
+ * The usual pair (selftests/lib/two_devs.h): A (the exporter) exports
+ * ranges of its BAR2, B (the importer) attaches the dma-buf in slot 0 at
+ * WIN_IOVA.
  */
 struct p2p {
-	struct vfio_dev *a, *b;
-	struct dma_ring *ring;
-	struct guest_mem *src, *dst;
-	__u8 *bar;
-	size_t bar_size;
+	struct two_devs dev;
 	int buf;
 	struct vfio_region_dma_range ranges[4];
 	__u32 nranges;
@@ -170,15 +157,6 @@ struct p2p {
 
 static struct p2p p2p;
 
-static void unmap_bar(void *arg)
-{
-	struct p2p *p = arg;
-
-	if (p->bar)
-		munmap(p->bar, p->bar_size);
-	p->bar = NULL;
-}
-
 static struct p2p *p2p_setup_ranges(const struct vfio_region_dma_range *r,
 				    __u32 n)
 {
@@ -186,23 +164,14 @@ static struct p2p *p2p_setup_ranges(const struct vfio_region_dma_range *r,
 	__u64 size = 0;
 	__u32 i;
 
-	p->a = vfio_open(mdev_create(TYPE_1M));
-	p->b = vfio_open(mdev_create(TYPE_1M));
-	p->ring = dma_ring_setup(p->b, 64);
-	p->src = guest_mem_map(p->b, SRC_IOVA, GUEST_SIZE, RW);
-	p->dst = guest_mem_map(p->b, DST_IOVA, GUEST_SIZE, RW);
-	p->bar_size = p->a->size[BAR2];
-	p->bar = mmap(NULL, p->bar_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      p->a->device, p->a->offset[BAR2]);
-	ASSERT_TRUE(p->bar != MAP_FAILED);
-	ktap_defer(unmap_bar, p);
-	p->buf = export_ranges(p->a, O_RDWR | O_CLOEXEC, r, n);
+	two_devs_setup(&p->dev, 64, SRC_IOVA, DST_IOVA, GUEST_SIZE);
+	p->buf = export_ranges(p->dev.a, O_RDWR | O_CLOEXEC, r, n);
 	memcpy(p->ranges, r, n * sizeof(*r));
 	p->nranges = n;
 	p->size = 0;
 	for (i = 0; i < n; i++)
 		p->size += r[i].length;
-	ASSERT_EQ(window_attach_raw(p->b, 0, p->buf, WIN_IOVA, &size), 0);
+	ASSERT_EQ(window_attach_raw(p->dev.b, 0, p->buf, WIN_IOVA, &size), 0);
 	ASSERT_EQ(size, p->size);
 	return p;
 }
@@ -245,20 +214,20 @@ static void apply(struct p2p *p, __u8 *image, __u64 woff, const __u8 *data,
 /* A's BAR2 must be @want, through the region and through the mmap. */
 static void expect_bar(struct p2p *p, const __u8 *want, const char *what)
 {
-	__u8 *got = malloc(p->bar_size);
+	__u8 *got = malloc(p->dev.bar_size);
 	size_t i;
 
 	ASSERT_TRUE(got);
-	bar2_read(p->a, got, p->bar_size, 0);
-	for (i = 0; i < p->bar_size; i++)
+	bar2_read(p->dev.a, got, p->dev.bar_size, 0);
+	for (i = 0; i < p->dev.bar_size; i++)
 		if (got[i] != want[i])
 			FAIL("%s: A's BAR2 byte 0x%zx is 0x%02x, expected 0x%02x",
 			     what, i, got[i], want[i]);
-	if (p->bar)
-		for (i = 0; i < p->bar_size; i++)
-			if (p->bar[i] != want[i])
+	if (p->dev.bar)
+		for (i = 0; i < p->dev.bar_size; i++)
+			if (p->dev.bar[i] != want[i])
 				FAIL("%s: A's BAR2 mmap byte 0x%zx is 0x%02x, expected 0x%02x",
-				     what, i, p->bar[i], want[i]);
+				     what, i, p->dev.bar[i], want[i]);
 	free(got);
 }
 
@@ -278,16 +247,16 @@ static void expect_guest(struct guest_mem *m, const __u8 *want,
 static void check_to_window(struct p2p *p, size_t so, __u64 woff, __u32 len,
 			    unsigned int seed)
 {
-	__u8 *want = malloc(p->bar_size), *src = p->src->va;
+	__u8 *want = malloc(p->dev.bar_size), *src = p->dev.src->va;
 	char what[96];
 
 	ASSERT_TRUE(want);
 	snprintf(what, sizeof(what), "guest +0x%zx -> window +0x%llx, %u bytes",
 		 so, (unsigned long long)woff, len);
-	memset(want, GUARD, p->bar_size);
-	bar2_write(p->a, want, p->bar_size, 0);
+	memset(want, GUARD, p->dev.bar_size);
+	bar2_write(p->dev.a, want, p->dev.bar_size, 0);
 	fill_random(src + so, len, seed);
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA + so, WIN_IOVA + woff, len, COPY),
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA + so, WIN_IOVA + woff, len, COPY),
 		  ST_OK);
 	apply(p, want, woff, src + so, len);
 	expect_bar(p, want, what);
@@ -298,22 +267,22 @@ static void check_to_window(struct p2p *p, size_t so, __u64 woff, __u32 len,
 static void check_from_window(struct p2p *p, __u64 woff, size_t doff,
 			      __u32 len, unsigned int seed)
 {
-	__u8 *bar = malloc(p->bar_size), *want = malloc(p->dst->size);
+	__u8 *bar = malloc(p->dev.bar_size), *want = malloc(p->dev.dst->size);
 	char what[96];
 	size_t i;
 
 	ASSERT_TRUE(bar && want);
 	snprintf(what, sizeof(what), "window +0x%llx -> guest +0x%zx, %u bytes",
 		 (unsigned long long)woff, doff, len);
-	fill_random(bar, p->bar_size, seed);
-	bar2_write(p->a, bar, p->bar_size, 0);
-	memset(p->dst->va, GUARD, p->dst->size);
-	memset(want, GUARD, p->dst->size);
-	ASSERT_EQ(dma_run(p->ring, WIN_IOVA + woff, DST_IOVA + doff, len, COPY),
+	fill_random(bar, p->dev.bar_size, seed);
+	bar2_write(p->dev.a, bar, p->dev.bar_size, 0);
+	memset(p->dev.dst->va, GUARD, p->dev.dst->size);
+	memset(want, GUARD, p->dev.dst->size);
+	ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA + woff, DST_IOVA + doff, len, COPY),
 		  ST_OK);
 	for (i = 0; i < len; i++)
 		want[doff + i] = bar[window_to_bar(p, woff + i)];
-	expect_guest(p->dst, want, what);
+	expect_guest(p->dev.dst, want, what);
 	free(bar);
 	free(want);
 }
@@ -328,56 +297,107 @@ static void ring_restart(struct dma_ring *r)
 	r->tail = 0;
 }
 
+/* The descriptor a bad ATTACH row passes. */
+enum attach_fd {
+	FD_DMABUF,		/* A's dma-buf: the row spoils something else */
+	FD_MINUS_1,
+	FD_MINUS_1000,
+	FD_NOT_OPEN,		/* 900, checked to be free */
+	FD_PIPE_READ,		/* files, but not dma-bufs */
+	FD_PIPE_WRITE,
+	FD_EVENTFD,
+	FD_VFIO_DEVICE,
+};
+
+FIXTURE(bad_attach) {
+	struct vfio_dev *a, *b;
+	int buf, fds[2], efd;
+};
+
+FIXTURE_VARIANT(bad_attach) {
+	const char *name;
+	__u32 argsz_short;	/* bytes less than sizeof(struct refmdev_p2p_window) */
+	__u32 flags, index;
+	enum attach_fd fd;
+	__u64 iova_off;		/* added to WIN_IOVA */
+	int err;
+};
+
+/* Every malformed ATTACH into an empty device, each with its errno. */
+static const FIXTURE_VARIANT(bad_attach) bad_attaches[] = {
+	{ .name = "argsz 1 short", .argsz_short = 1, .err = EINVAL },
+	{ .name = "argsz 0", .argsz_short = sizeof(struct refmdev_p2p_window),
+	  .err = EINVAL },
+	{ .name = "flags bit 0", .flags = 1, .err = EINVAL },
+	{ .name = "flags bit 31", .flags = 1u << 31, .err = EINVAL },
+	{ .name = "index past the last", .index = REFMDEV_P2P_WINDOWS,
+	  .err = EINVAL },
+	{ .name = "index 0xffffffff", .index = ~0u, .err = EINVAL },
+	{ .name = "iova + 1", .iova_off = 1, .err = EINVAL },
+	{ .name = "iova + 2048", .iova_off = 2048, .err = EINVAL },
+	{ .name = "iova + 4095", .iova_off = 4095, .err = EINVAL },
+	/* Not a file, or not a dma-buf. */
+	{ .name = "fd -1", .fd = FD_MINUS_1, .err = EBADF },
+	{ .name = "fd -1000", .fd = FD_MINUS_1000, .err = EBADF },
+	{ .name = "fd not open", .fd = FD_NOT_OPEN, .err = EBADF },
+	{ .name = "pipe read end", .fd = FD_PIPE_READ, .err = EINVAL },
+	{ .name = "pipe write end", .fd = FD_PIPE_WRITE, .err = EINVAL },
+	{ .name = "eventfd", .fd = FD_EVENTFD, .err = EINVAL },
+	{ .name = "VFIO device fd", .fd = FD_VFIO_DEVICE, .err = EINVAL },
+	/* The window would run past 2^64. */
+	{ .name = "window ends at 2^64 + 1 MiB - 4 KiB",
+	  .iova_off = 0xfffffffffffff000ull - WIN_IOVA, .err = EOVERFLOW },
+	{ .name = "window ends at 2^64 + 512 KiB",
+	  .iova_off = 0ull - MIB / 2 - WIN_IOVA, .err = EOVERFLOW },
+};
+
+FIXTURE_VARIANT_TABLE(bad_attach, bad_attaches);
+
+FIXTURE_SETUP(bad_attach)
+{
+	self->a = vfio_open(mdev_create(TYPE_1M));
+	self->b = vfio_open(mdev_create(TYPE_1M));
+	self->buf = dmabuf_export(self->a, 0, MIB);
+	self->efd = new_eventfd();
+	ASSERT_OK(pipe2(self->fds, O_CLOEXEC));
+	ktap_defer(close_fd, (void *)(long)self->fds[0]);
+	ktap_defer(close_fd, (void *)(long)self->fds[1]);
+}
+
+FIXTURE_TEARDOWN(bad_attach)
+{
+}
+
+TEST_F(bad_attach, exact_errno_nothing_attached)
+{
+	const int fd[] = {
+		[FD_DMABUF] = self->buf, [FD_MINUS_1] = -1,
+		[FD_MINUS_1000] = -1000, [FD_NOT_OPEN] = 900,
+		[FD_PIPE_READ] = self->fds[0], [FD_PIPE_WRITE] = self->fds[1],
+		[FD_EVENTFD] = self->efd, [FD_VFIO_DEVICE] = self->b->device,
+	};
+	struct refmdev_p2p_window w = win(variant->index, fd[variant->fd],
+					  WIN_IOVA + variant->iova_off);
+
+	if (variant->fd == FD_NOT_OPEN)
+		ASSERT_ERRNO(fcntl(900, F_GETFD), EBADF);
+	w.argsz -= variant->argsz_short;
+	w.flags = variant->flags;
+	ASSERT_ERRNO(ioctl(self->b->device, ATTACH, &w), variant->err);
+	/* Nothing left behind, and the dma-buf still attaches. */
+	assert_all_empty(self->b);
+	ASSERT_EQ(attached_devices(self->buf), 0);
+	ASSERT_EQ(window_attach_raw(self->b, 0, self->buf, WIN_IOVA, NULL), 0);
+	ASSERT_EQ(attached_devices(self->buf), 1);
+}
+
+/* With slots taken: busy slots and overlapping windows. */
 TEST(attach_errors)
 {
 	struct vfio_dev *a = vfio_open(mdev_create(TYPE_1M));
 	struct vfio_dev *b = vfio_open(mdev_create(TYPE_1M));
 	int buf = dmabuf_export(a, 0, MIB), small = dmabuf_export(a, 0, 64 * KIB);
-	struct refmdev_p2p_window w;
-	int fds[2], efd = new_eventfd();
 	__u64 size = 0;
-
-	ASSERT_OK(pipe2(fds, O_CLOEXEC));
-	ktap_defer(close_fd, (void *)(long)fds[0]);
-	ktap_defer(close_fd, (void *)(long)fds[1]);
-
-	/* Malformed requests. */
-	w = win(0, buf, WIN_IOVA);
-	w.argsz = sizeof(w) - 1;
-	ASSERT_ERRNO(ioctl(b->device, ATTACH, &w), EINVAL);
-	w.argsz = 0;
-	ASSERT_ERRNO(ioctl(b->device, ATTACH, &w), EINVAL);
-	w = win(0, buf, WIN_IOVA);
-	w.flags = 1;
-	ASSERT_ERRNO(ioctl(b->device, ATTACH, &w), EINVAL);
-	w.flags = 1u << 31;
-	ASSERT_ERRNO(ioctl(b->device, ATTACH, &w), EINVAL);
-	w = win(REFMDEV_P2P_WINDOWS, buf, WIN_IOVA);
-	ASSERT_ERRNO(ioctl(b->device, ATTACH, &w), EINVAL);
-	w = win(~0u, buf, WIN_IOVA);
-	ASSERT_ERRNO(ioctl(b->device, ATTACH, &w), EINVAL);
-	ASSERT_EQ(window_attach_raw(b, 0, buf, WIN_IOVA + 1, NULL), -EINVAL);
-	ASSERT_EQ(window_attach_raw(b, 0, buf, WIN_IOVA + 2048, NULL), -EINVAL);
-	ASSERT_EQ(window_attach_raw(b, 0, buf, WIN_IOVA + 4095, NULL), -EINVAL);
-
-	/* Not a file, or not a dma-buf. */
-	ASSERT_EQ(window_attach_raw(b, 0, -1, WIN_IOVA, NULL), -EBADF);
-	ASSERT_EQ(window_attach_raw(b, 0, -1000, WIN_IOVA, NULL), -EBADF);
-	ASSERT_ERRNO(fcntl(900, F_GETFD), EBADF);
-	ASSERT_EQ(window_attach_raw(b, 0, 900, WIN_IOVA, NULL), -EBADF);
-	ASSERT_EQ(window_attach_raw(b, 0, fds[0], WIN_IOVA, NULL), -EINVAL);
-	ASSERT_EQ(window_attach_raw(b, 0, fds[1], WIN_IOVA, NULL), -EINVAL);
-	ASSERT_EQ(window_attach_raw(b, 0, efd, WIN_IOVA, NULL), -EINVAL);
-	ASSERT_EQ(window_attach_raw(b, 0, b->device, WIN_IOVA, NULL), -EINVAL);
-
-	/* The window would run past 2^64. */
-	ASSERT_EQ(window_attach_raw(b, 0, buf, 0xfffffffffffff000ull, NULL),
-		  -EOVERFLOW);
-	ASSERT_EQ(window_attach_raw(b, 0, buf, 0ull - MIB / 2, NULL),
-		  -EOVERFLOW);
-	/* Nothing above left anything behind. */
-	assert_all_empty(b);
-	ASSERT_EQ(attached_devices(buf), 0);
 
 	/* Slot 0: [WIN, WIN + 1 MiB). */
 	ASSERT_EQ(window_attach_raw(b, 0, buf, WIN_IOVA, &size), 0);
@@ -478,14 +498,14 @@ TEST(attach_refuses_revoked_and_dead_dmabufs)
 	int buf = dmabuf_export(a, 0, 64 * KIB), late;
 
 	/* Decode off: revoked, attach refused; on again: accepted. */
-	set_decode(a, false);
+	set_memory_decode(a, false);
 	ASSERT_EQ(window_attach_raw(b, 0, buf, WIN_IOVA, NULL), -ENODEV);
 	/* An export made while decode is off starts revoked. */
 	late = dmabuf_export(a, 64 * KIB, 64 * KIB);
 	ASSERT_EQ(window_attach_raw(b, 1, late, WIN2_IOVA, NULL), -ENODEV);
 	assert_all_empty(b);
 	ASSERT_EQ(attached_devices(buf), 0);
-	set_decode(a, true);
+	set_memory_decode(a, true);
 	ASSERT_EQ(window_attach_raw(b, 0, buf, WIN_IOVA, NULL), 0);
 	ASSERT_EQ(window_attach_raw(b, 1, late, WIN2_IOVA, NULL), 0);
 	ASSERT_EQ(window_detach_raw(b, 0), 0);
@@ -503,60 +523,60 @@ TEST(attach_refuses_revoked_and_dead_dmabufs)
 TEST(states_and_notifications)
 {
 	struct p2p *p = p2p_setup();
-	struct refmdev_p2p_window w = query(p->b, 0);
+	struct refmdev_p2p_window w = query(p->dev.b, 0);
 	__u32 i;
 
 	ASSERT_EQ(w.state, REFMDEV_P2P_WINDOW_UNMAPPED);
 	ASSERT_EQ(w.notifications, 0);
 	for (i = 1; i < REFMDEV_P2P_WINDOWS; i++)
-		ASSERT_EQ(state(p->b, i), REFMDEV_P2P_WINDOW_EMPTY);
+		ASSERT_EQ(state(p->dev.b, i), REFMDEV_P2P_WINDOW_EMPTY);
 
 	/* Mapped lazily, by the first descriptor. */
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_OK);
-	ASSERT_EQ(state(p->b, 0), REFMDEV_P2P_WINDOW_MAPPED);
-	ASSERT_EQ(query(p->b, 0).notifications, 0);
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_OK);
+	ASSERT_EQ(state(p->dev.b, 0), REFMDEV_P2P_WINDOW_MAPPED);
+	ASSERT_EQ(query(p->dev.b, 0).notifications, 0);
 
 	/* Decode off: notified, mapping dropped, and refused on next use. */
-	set_decode(p->a, false);
-	w = query(p->b, 0);
+	set_memory_decode(p->dev.a, false);
+	w = query(p->dev.b, 0);
 	ASSERT_EQ(w.state, REFMDEV_P2P_WINDOW_UNMAPPED);
 	ASSERT_EQ(w.notifications, 1);
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_REVOKED);
-	w = query(p->b, 0);
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_REVOKED);
+	w = query(p->dev.b, 0);
 	ASSERT_EQ(w.state, REFMDEV_P2P_WINDOW_REVOKED);
 	ASSERT_EQ(w.notifications, 1);
 
 	/* Decode on: one more notification; the next descriptor maps. */
-	set_decode(p->a, true);
-	ASSERT_EQ(query(p->b, 0).notifications, 2);
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_OK);
-	ASSERT_EQ(state(p->b, 0), REFMDEV_P2P_WINDOW_MAPPED);
+	set_memory_decode(p->dev.a, true);
+	ASSERT_EQ(query(p->dev.b, 0).notifications, 2);
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_OK);
+	ASSERT_EQ(state(p->dev.b, 0), REFMDEV_P2P_WINDOW_MAPPED);
 
 	/* A reset revokes and restores: two notifications. */
-	ASSERT_OK(ioctl(p->a->device, VFIO_DEVICE_RESET));
-	w = query(p->b, 0);
+	ASSERT_OK(ioctl(p->dev.a->device, VFIO_DEVICE_RESET));
+	w = query(p->dev.b, 0);
 	ASSERT_EQ(w.state, REFMDEV_P2P_WINDOW_UNMAPPED);
 	ASSERT_EQ(w.notifications, 4);
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_OK);
-	ASSERT_EQ(state(p->b, 0), REFMDEV_P2P_WINDOW_MAPPED);
-	bar0_write(p->a, REFMDEV_REG_CONTROL, 4, REFMDEV_CTRL_RESET);
-	ASSERT_EQ(query(p->b, 0).notifications, 6);
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_OK);
+	ASSERT_EQ(state(p->dev.b, 0), REFMDEV_P2P_WINDOW_MAPPED);
+	bar0_write(p->dev.a, REFMDEV_REG_CONTROL, 4, REFMDEV_CTRL_RESET);
+	ASSERT_EQ(query(p->dev.b, 0).notifications, 6);
 
 	/* An FLR leaves decode off: revoked only, until decode is on. */
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_OK);
-	exporter_flr(p->a);
-	ASSERT_EQ(query(p->b, 0).notifications, 7);
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_REVOKED);
-	ASSERT_EQ(state(p->b, 0), REFMDEV_P2P_WINDOW_REVOKED);
-	set_decode(p->a, true);
-	ASSERT_EQ(query(p->b, 0).notifications, 8);
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_OK);
-	ASSERT_EQ(state(p->b, 0), REFMDEV_P2P_WINDOW_MAPPED);
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_OK);
+	function_level_reset(p->dev.a);
+	ASSERT_EQ(query(p->dev.b, 0).notifications, 7);
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_REVOKED);
+	ASSERT_EQ(state(p->dev.b, 0), REFMDEV_P2P_WINDOW_REVOKED);
+	set_memory_decode(p->dev.a, true);
+	ASSERT_EQ(query(p->dev.b, 0).notifications, 8);
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_OK);
+	ASSERT_EQ(state(p->dev.b, 0), REFMDEV_P2P_WINDOW_MAPPED);
 
 	/* Detach drops the mapping and the attachment. */
 	ASSERT_EQ(attached_devices(p->buf), 1);
-	ASSERT_EQ(window_detach_raw(p->b, 0), 0);
-	ASSERT_EQ(state(p->b, 0), REFMDEV_P2P_WINDOW_EMPTY);
+	ASSERT_EQ(window_detach_raw(p->dev.b, 0), 0);
+	ASSERT_EQ(state(p->dev.b, 0), REFMDEV_P2P_WINDOW_EMPTY);
 	ASSERT_EQ(attached_devices(p->buf), 0);
 }
 
@@ -593,31 +613,31 @@ TEST(read_only_export_gives_read_only_window)
 {
 	struct p2p *p = p2p_setup();
 	struct vfio_region_dma_range r = { .offset = 0, .length = 64 * KIB };
-	__u8 *src = p->src->va, *dst = p->dst->va;
-	int ro = dmabuf_export_raw(p->a, BAR2, O_RDONLY | O_CLOEXEC, 0, &r, 1,
+	__u8 *src = p->dev.src->va, *dst = p->dev.dst->va;
+	int ro = dmabuf_export_raw(p->dev.a, BAR2, O_RDONLY | O_CLOEXEC, 0, &r, 1,
 				   0);
 	size_t i;
 
 	ASSERT_TRUE(ro >= 0);
 	ktap_defer(close_fd, (void *)(long)ro);
-	ASSERT_EQ(window_attach_raw(p->b, 1, ro, WIN2_IOVA, NULL), 0);
-	fill_random(p->bar, 64 * KIB, 31);
+	ASSERT_EQ(window_attach_raw(p->dev.b, 1, ro, WIN2_IOVA, NULL), 0);
+	fill_random(p->dev.bar, 64 * KIB, 31);
 	fill_random(src, 8 * KIB, 32);
 
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN2_IOVA + 100, 4096, COPY),
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN2_IOVA + 100, 4096, COPY),
 		  REFMDEV_DMA_ST_READ_ONLY);
-	ASSERT_EQ(dma_run(p->ring, 0xabcdefull, WIN2_IOVA, 16, FILL),
+	ASSERT_EQ(dma_run(p->dev.ring, 0xabcdefull, WIN2_IOVA, 16, FILL),
 		  REFMDEV_DMA_ST_READ_ONLY);
-	ASSERT_EQ(dma_run(p->ring, WIN2_IOVA + 5, DST_IOVA, 8 * KIB, COPY),
+	ASSERT_EQ(dma_run(p->dev.ring, WIN2_IOVA + 5, DST_IOVA, 8 * KIB, COPY),
 		  ST_OK);
 	for (i = 0; i < 8 * KIB; i++)
-		if (dst[i] != p->bar[5 + i])
+		if (dst[i] != p->dev.bar[5 + i])
 			FAIL("read through the window: byte %zu", i);
 	/* Nothing the refused descriptors aimed at changed. */
-	ASSERT_TRUE(memcmp(p->bar + 100, src, 16) != 0);
+	ASSERT_TRUE(memcmp(p->dev.bar + 100, src, 16) != 0);
 	/* The writable window on the same memory still writes. */
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA, 16, COPY), ST_OK);
-	ASSERT_EQ(memcmp(p->bar + BUF_OFF, src, 16), 0);
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 16, COPY), ST_OK);
+	ASSERT_EQ(memcmp(p->dev.bar + BUF_OFF, src, 16), 0);
 }
 
 TEST(copy_window_to_guest)
@@ -644,33 +664,33 @@ TEST(copy_window_to_guest)
 TEST(window_and_importer_devmem)
 {
 	struct p2p *p = p2p_setup();
-	size_t bsize = p->b->size[BAR2];
-	__u8 *bmem = malloc(bsize), *want = malloc(p->bar_size);
+	size_t bsize = p->dev.b->size[BAR2];
+	__u8 *bmem = malloc(bsize), *want = malloc(p->dev.bar_size);
 	__u8 *got = malloc(bsize);
 
 	ASSERT_TRUE(bmem && want && got);
 	fill_random(bmem, bsize, 3);
-	bar2_write(p->b, bmem, bsize, 0);
-	bar_fill(p->a, GUARD);
+	bar2_write(p->dev.b, bmem, bsize, 0);
+	bar_fill(p->dev.a, GUARD);
 
 	/* B's own BAR2 into the window. */
-	ASSERT_EQ(dma_run(p->ring, 4096 * 9 + 3, WIN_IOVA + 4095, 70001,
+	ASSERT_EQ(dma_run(p->dev.ring, 4096 * 9 + 3, WIN_IOVA + 4095, 70001,
 			  COPY | SRC_DEVMEM), ST_OK);
-	memset(want, GUARD, p->bar_size);
+	memset(want, GUARD, p->dev.bar_size);
 	apply(p, want, 4095, bmem + 4096 * 9 + 3, 70001);
 	expect_bar(p, want, "B's BAR2 -> window");
-	ASSERT_EQ(dma_run(p->ring, 0, WIN_IOVA, BUF_SIZE, COPY | SRC_DEVMEM),
+	ASSERT_EQ(dma_run(p->dev.ring, 0, WIN_IOVA, BUF_SIZE, COPY | SRC_DEVMEM),
 		  ST_OK);
 	apply(p, want, 0, bmem, BUF_SIZE);
 	expect_bar(p, want, "B's BAR2 -> whole window");
 
 	/* And back: the window into B's BAR2, at another offset. */
-	fill_random(want, p->bar_size, 4);
-	bar2_write(p->a, want, p->bar_size, 0);
-	ASSERT_EQ(dma_run(p->ring, WIN_IOVA + 100, 600 * 1024 + 1, 123457,
+	fill_random(want, p->dev.bar_size, 4);
+	bar2_write(p->dev.a, want, p->dev.bar_size, 0);
+	ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA + 100, 600 * 1024 + 1, 123457,
 			  COPY | DST_DEVMEM), ST_OK);
 	memcpy(bmem + 600 * 1024 + 1, want + BUF_OFF + 100, 123457);
-	bar2_read(p->b, got, bsize, 0);
+	bar2_read(p->dev.b, got, bsize, 0);
 	ASSERT_EQ(memcmp(got, bmem, bsize), 0);
 	free(bmem);
 	free(want);
@@ -682,22 +702,22 @@ TEST(fill_window)
 	static const __u64 woffs[] = { 0, 1, 4093, BUF_SIZE - 70000 };
 	const __u64 pat = 0x8877665544332211ull;
 	struct p2p *p = p2p_setup();
-	__u8 *want = malloc(p->bar_size), *fill = malloc(70000);
+	__u8 *want = malloc(p->dev.bar_size), *fill = malloc(70000);
 	unsigned int i, k;
 
 	ASSERT_TRUE(want && fill);
 	for (k = 0; k < 70000; k++)
 		fill[k] = pat >> (8 * (k % 8));
 	for (i = 0; i < ARRAY_SIZE(woffs); i++) {
-		memset(want, GUARD, p->bar_size);
-		bar2_write(p->a, want, p->bar_size, 0);
-		ASSERT_EQ(dma_run(p->ring, pat, WIN_IOVA + woffs[i], 70000, FILL),
+		memset(want, GUARD, p->dev.bar_size);
+		bar2_write(p->dev.a, want, p->dev.bar_size, 0);
+		ASSERT_EQ(dma_run(p->dev.ring, pat, WIN_IOVA + woffs[i], 70000, FILL),
 			  ST_OK);
 		apply(p, want, woffs[i], fill, 70000);
 		expect_bar(p, want, "fill");
 	}
 	/* The last byte alone. */
-	ASSERT_EQ(dma_run(p->ring, 0x33, WIN_IOVA + BUF_SIZE - 1, 1, FILL), ST_OK);
+	ASSERT_EQ(dma_run(p->dev.ring, 0x33, WIN_IOVA + BUF_SIZE - 1, 1, FILL), ST_OK);
 	want[BUF_OFF + BUF_SIZE - 1] = 0x33;
 	expect_bar(p, want, "fill of the last byte");
 	free(want);
@@ -725,7 +745,7 @@ TEST(multi_range_export)
 	check_from_window(p, 64 * KIB - 3, 5, 4 * KIB + 6, 7);
 	check_from_window(p, 68 * KIB - 4096, 9, 8192, 8);
 	/* A descriptor may not run past the concatenation either. */
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA + size - 1, 2, COPY),
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA + size - 1, 2, COPY),
 		  ST_RANGE);
 }
 
@@ -737,12 +757,12 @@ TEST(aliasing_ranges)
 		{ .offset = 8 * KIB, .length = 8 * KIB },
 	};
 	struct p2p *p = p2p_setup_ranges(r, ARRAY_SIZE(r));
-	__u8 *src = p->src->va, *dst = p->dst->va;
+	__u8 *src = p->dev.src->va, *dst = p->dev.dst->va;
 
 	check_to_window(p, 0, 8 * KIB + 5, 4000, 9);
 	/* Read back through the other alias. */
 	memset(dst, GUARD, 8192);
-	ASSERT_EQ(dma_run(p->ring, WIN_IOVA + 5, DST_IOVA, 4000, COPY), ST_OK);
+	ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA + 5, DST_IOVA, 4000, COPY), ST_OK);
 	ASSERT_EQ(memcmp(dst, src, 4000), 0);
 	ASSERT_EQ(dst[4000], GUARD);
 }
@@ -750,58 +770,58 @@ TEST(aliasing_ranges)
 TEST(straddling_and_two_window_descriptors)
 {
 	struct p2p *p = p2p_setup();
-	int second = dmabuf_export(p->a, 0, 64 * KIB);
-	size_t bsize = p->b->size[BAR2];
-	__u8 *want = malloc(p->bar_size), *bwant = malloc(bsize);
-	__u8 *got = malloc(bsize), *dst = p->dst->va;
+	int second = dmabuf_export(p->dev.a, 0, 64 * KIB);
+	size_t bsize = p->dev.b->size[BAR2];
+	__u8 *want = malloc(p->dev.bar_size), *bwant = malloc(bsize);
+	__u8 *got = malloc(bsize), *dst = p->dev.dst->va;
 	const __u64 end = WIN_IOVA + BUF_SIZE;
 	unsigned int i;
 
 	ASSERT_TRUE(want && bwant && got);
-	ASSERT_EQ(window_attach_raw(p->b, 1, second, WIN2_IOVA, NULL), 0);
-	memset(want, GUARD, p->bar_size);
-	bar2_write(p->a, want, p->bar_size, 0);
+	ASSERT_EQ(window_attach_raw(p->dev.b, 1, second, WIN2_IOVA, NULL), 0);
+	memset(want, GUARD, p->dev.bar_size);
+	bar2_write(p->dev.a, want, p->dev.bar_size, 0);
 	memset(bwant, GUARD, bsize);
-	bar2_write(p->b, bwant, bsize, 0);
+	bar2_write(p->dev.b, bwant, bsize, 0);
 	memset(dst, GUARD, GUEST_SIZE);
-	fill_random(p->src->va, GUEST_SIZE, 1);
+	fill_random(p->dev.src->va, GUEST_SIZE, 1);
 
 	/* Straddling an edge of the window, from either side, or both. */
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, end - 10, 20, COPY), ST_RANGE);
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA - 10, 20, COPY), ST_RANGE);
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA - 4096, BUF_SIZE + 8192,
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, end - 10, 20, COPY), ST_RANGE);
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA - 10, 20, COPY), ST_RANGE);
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA - 4096, BUF_SIZE + 8192,
 			  COPY), ST_RANGE);
-	ASSERT_EQ(dma_run(p->ring, end - 1, DST_IOVA, 2, COPY), ST_RANGE);
-	ASSERT_EQ(dma_run(p->ring, WIN_IOVA - 1, DST_IOVA, 2, COPY), ST_RANGE);
-	ASSERT_EQ(dma_run(p->ring, 0x1111, end - 4, 8, FILL), ST_RANGE);
-	ASSERT_EQ(dma_run(p->ring, 0, end - 4, 8, COPY | SRC_DEVMEM), ST_RANGE);
-	ASSERT_EQ(dma_run(p->ring, WIN_IOVA - 1, 0, 2, COPY | DST_DEVMEM),
+	ASSERT_EQ(dma_run(p->dev.ring, end - 1, DST_IOVA, 2, COPY), ST_RANGE);
+	ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA - 1, DST_IOVA, 2, COPY), ST_RANGE);
+	ASSERT_EQ(dma_run(p->dev.ring, 0x1111, end - 4, 8, FILL), ST_RANGE);
+	ASSERT_EQ(dma_run(p->dev.ring, 0, end - 4, 8, COPY | SRC_DEVMEM), ST_RANGE);
+	ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA - 1, 0, 2, COPY | DST_DEVMEM),
 		  ST_RANGE);
 	/* Both sides in windows: the same one or two different ones. */
-	ASSERT_EQ(dma_run(p->ring, WIN_IOVA, WIN_IOVA + 4096, 100, COPY),
+	ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA, WIN_IOVA + 4096, 100, COPY),
 		  ST_RANGE);
-	ASSERT_EQ(dma_run(p->ring, WIN_IOVA, WIN2_IOVA, 100, COPY), ST_RANGE);
-	ASSERT_EQ(dma_run(p->ring, WIN2_IOVA + 8, WIN_IOVA + 8, 1, COPY),
+	ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA, WIN2_IOVA, 100, COPY), ST_RANGE);
+	ASSERT_EQ(dma_run(p->dev.ring, WIN2_IOVA + 8, WIN_IOVA + 8, 1, COPY),
 		  ST_RANGE);
 	/* None of it wrote a byte anywhere. */
 	expect_bar(p, want, "after failed descriptors");
-	bar2_read(p->b, got, bsize, 0);
+	bar2_read(p->dev.b, got, bsize, 0);
 	ASSERT_EQ(memcmp(got, bwant, bsize), 0);
 	for (i = 0; i < GUEST_SIZE; i++)
 		if (dst[i] != GUARD)
 			FAIL("guest byte 0x%x written by a failed descriptor", i);
 
 	/* The edges are exact: ending at the window's end is inside... */
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, end - 20, 20, COPY), ST_OK);
-	apply(p, want, BUF_SIZE - 20, p->src->va, 20);
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, end - 20, 20, COPY), ST_OK);
+	apply(p, want, BUF_SIZE - 20, p->dev.src->va, 20);
 	expect_bar(p, want, "up to the window's last byte");
 	/* ...and starting there, or ending at its start, is outside. */
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, end, 20, COPY),
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, end, 20, COPY),
 		  REFMDEV_DMA_ST_UNMAPPED);
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA - 20, 20, COPY),
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA - 20, 20, COPY),
 		  REFMDEV_DMA_ST_UNMAPPED);
 	/* A fill's source is a pattern, not an address. */
-	ASSERT_EQ(dma_run(p->ring, end - 4, DST_IOVA, 16, FILL), ST_OK);
+	ASSERT_EQ(dma_run(p->dev.ring, end - 4, DST_IOVA, 16, FILL), ST_OK);
 	ASSERT_EQ(dst[0], (__u8)(end - 4));
 	expect_bar(p, want, "after the edge cases");
 	free(want);
@@ -812,19 +832,19 @@ TEST(straddling_and_two_window_descriptors)
 TEST(window_shadows_container_mapping)
 {
 	struct p2p *p = p2p_setup();
-	struct guest_mem *shadow = guest_mem_map(p->b, WIN_IOVA, BUF_SIZE, RW);
-	__u8 *want = malloc(p->bar_size), *src = p->src->va;
+	struct guest_mem *shadow = guest_mem_map(p->dev.b, WIN_IOVA, BUF_SIZE, RW);
+	__u8 *want = malloc(p->dev.bar_size), *src = p->dev.src->va;
 	__u8 *sh = shadow->va;
 	size_t i;
 
 	ASSERT_TRUE(want);
 	memset(sh, GUARD, BUF_SIZE);
-	memset(want, GUARD, p->bar_size);
-	bar2_write(p->a, want, p->bar_size, 0);
+	memset(want, GUARD, p->dev.bar_size);
+	bar2_write(p->dev.a, want, p->dev.bar_size, 0);
 	fill_random(src, 4096, 8);
 
 	/* While attached, the window wins over the container's mapping. */
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA + 100, 1000, COPY), ST_OK);
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA + 100, 1000, COPY), ST_OK);
 	apply(p, want, 100, src, 1000);
 	expect_bar(p, want, "window over a mapping");
 	for (i = 0; i < BUF_SIZE; i++)
@@ -832,132 +852,162 @@ TEST(window_shadows_container_mapping)
 			FAIL("guest memory under the window written at 0x%zx", i);
 
 	/* Detached, the IOVA is the container's again. */
-	ASSERT_EQ(window_detach_raw(p->b, 0), 0);
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA + 1000, WIN_IOVA + 100, 1000, COPY),
+	ASSERT_EQ(window_detach_raw(p->dev.b, 0), 0);
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA + 1000, WIN_IOVA + 100, 1000, COPY),
 		  ST_OK);
 	ASSERT_EQ(memcmp(sh + 100, src + 1000, 1000), 0);
 	expect_bar(p, want, "after detach");
 
 	/* Without that mapping, a detached window's IOVA is simply unmapped. */
 	guest_mem_unmap(shadow);
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA, 100, COPY),
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 100, COPY),
 		  REFMDEV_DMA_ST_UNMAPPED);
 	free(want);
-}
-
-TEST(decode_off_revokes_and_decode_on_restores)
-{
-	struct p2p *p = p2p_setup();
-	size_t bsize = p->b->size[BAR2];
-	__u8 *want = malloc(p->bar_size), *dst = p->dst->va, *bmem = malloc(bsize);
-	__u8 val;
-	size_t i;
-
-	ASSERT_TRUE(want && bmem);
-	fill_random(want, p->bar_size, 11);
-	bar2_write(p->a, want, p->bar_size, 0);
-	memset(bmem, GUARD, bsize);
-	bar2_write(p->b, bmem, bsize, 0);
-	memset(dst, GUARD, GUEST_SIZE);
-	fill_random(p->src->va, GUEST_SIZE, 12);
-	ASSERT_EQ(dma_run(p->ring, WIN_IOVA, DST_IOVA, 4096, COPY), ST_OK);
-	ASSERT_EQ(memcmp(dst, want + BUF_OFF, 4096), 0);
-	memset(dst, GUARD, GUEST_SIZE);
-
-	set_decode(p->a, false);
-	/* The CPU is refused too, as the spec says. */
-	ASSERT_ERRNO(region_pread(p->a, BAR2, &val, 1, 0), EIO);
-	ASSERT_TRUE(read_faults(p->bar + BUF_OFF));
-	/* Every kind of descriptor touching the window, each time. */
-	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA, 4096, COPY),
-			  ST_REVOKED);
-		ASSERT_EQ(dma_run(p->ring, WIN_IOVA + 1, DST_IOVA, BUF_SIZE - 1,
-				  COPY), ST_REVOKED);
-		ASSERT_EQ(dma_run(p->ring, 0x42, WIN_IOVA + 5, 1, FILL),
-			  ST_REVOKED);
-		ASSERT_EQ(dma_run(p->ring, 0, WIN_IOVA, 8192, COPY | SRC_DEVMEM),
-			  ST_REVOKED);
-		ASSERT_EQ(dma_run(p->ring, WIN_IOVA, 0, 8192, COPY | DST_DEVMEM),
-			  ST_REVOKED);
-		ASSERT_EQ(state(p->b, 0), REFMDEV_P2P_WINDOW_REVOKED);
-	}
-	/* Descriptors not touching the window are not affected. */
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, DST_IOVA + MIB, 100, COPY), ST_OK);
-	for (i = 0; i < MIB; i++)
-		if (dst[i] != GUARD)
-			FAIL("guest byte 0x%zx written by a revoked descriptor", i);
-	bar2_read(p->b, bmem, bsize, 0);
-	for (i = 0; i < bsize; i++)
-		if (bmem[i] != GUARD)
-			FAIL("B's BAR2 byte 0x%zx written by a revoked descriptor", i);
-
-	/* Decode on: the same memory, untouched, and reachable again. */
-	set_decode(p->a, true);
-	expect_bar(p, want, "after decode off");
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA + 3, 5000, COPY), ST_OK);
-	apply(p, want, 3, p->src->va, 5000);
-	expect_bar(p, want, "after decode on");
-	ASSERT_EQ(dma_run(p->ring, WIN_IOVA, DST_IOVA, BUF_SIZE, COPY), ST_OK);
-	ASSERT_EQ(memcmp(dst, want + BUF_OFF, BUF_SIZE), 0);
-	free(want);
-	free(bmem);
 }
 
 /* After a reset A's memory is new: zero, but for what B writes next. */
 static void check_after_reset(struct p2p *p, const char *how)
 {
-	__u8 *want = calloc(1, p->bar_size), *dst = p->dst->va;
+	__u8 *want = calloc(1, p->dev.bar_size), *dst = p->dev.dst->va;
 	size_t i;
 
 	ASSERT_TRUE(want);
 	expect_bar(p, want, how);
 	/* The window reads the new, zeroed memory... */
 	memset(dst, GUARD, BUF_SIZE);
-	ASSERT_EQ(dma_run(p->ring, WIN_IOVA, DST_IOVA, BUF_SIZE, COPY), ST_OK);
+	ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA, DST_IOVA, BUF_SIZE, COPY), ST_OK);
 	for (i = 0; i < BUF_SIZE; i++)
 		if (dst[i])
 			FAIL("%s: window byte 0x%zx reads 0x%x", how, i, dst[i]);
 	/* ...and writes into it. */
-	fill_random(p->src->va, 9000, 21);
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA + 4090, 9000, COPY), ST_OK);
-	apply(p, want, 4090, p->src->va, 9000);
+	fill_random(p->dev.src->va, 9000, 21);
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA + 4090, 9000, COPY), ST_OK);
+	apply(p, want, 4090, p->dev.src->va, 9000);
 	expect_bar(p, want, how);
 	free(want);
 }
 
 static void dirty_through_window(struct p2p *p)
 {
-	fill_random(p->src->va, BUF_SIZE, 20);
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA, BUF_SIZE, COPY), ST_OK);
-	ASSERT_EQ(memcmp(p->bar + BUF_OFF, p->src->va, BUF_SIZE), 0);
+	fill_random(p->dev.src->va, BUF_SIZE, 20);
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, BUF_SIZE, COPY), ST_OK);
+	ASSERT_EQ(memcmp(p->dev.bar + BUF_OFF, p->dev.src->va, BUF_SIZE), 0);
 }
 
-TEST(exporter_resets_give_new_memory)
+/*
+ * Every revocation trigger (selftests/lib/revoke.h) as B's engine sees
+ * the window onto A's memory: while revoked (decode off, FLR) every kind
+ * of descriptor touching the window fails with PEER_REVOKED and writes
+ * nothing, others run, and the CPU is refused too; once restored the
+ * window reaches A's memory as it is then, the same or new and zeroed.
+ */
+FIXTURE(revoke) {
+	struct p2p *p;
+	__u8 *want, *bmem;
+};
+
+FIXTURE_VARIANT(revoke) {
+	const struct revoke_trigger *t;
+};
+
+FIXTURE_VARIANT_ADD(revoke, vfio_reset) { .t = &revoke_vfio_reset };
+FIXTURE_VARIANT_ADD(revoke, ctrl_reset) { .t = &revoke_ctrl_reset };
+FIXTURE_VARIANT_ADD(revoke, decode_off) { .t = &revoke_decode_off };
+FIXTURE_VARIANT_ADD(revoke, flr) { .t = &revoke_flr };
+
+FIXTURE_SETUP(revoke)
 {
 	struct p2p *p = p2p_setup();
+	size_t bsize = p->dev.b->size[BAR2];
+	__u8 *dst = p->dev.dst->va;
 
-	dirty_through_window(p);
-	ASSERT_OK(ioctl(p->a->device, VFIO_DEVICE_RESET));
-	check_after_reset(p, "after VFIO_DEVICE_RESET");
+	self->p = p;
+	self->want = malloc(p->dev.bar_size);
+	self->bmem = malloc(bsize);
+	ASSERT_TRUE(self->want && self->bmem);
+	fill_random(self->want, p->dev.bar_size, 11);
+	bar2_write(p->dev.a, self->want, p->dev.bar_size, 0);
+	memset(self->bmem, GUARD, bsize);
+	bar2_write(p->dev.b, self->bmem, bsize, 0);
+	memset(dst, GUARD, GUEST_SIZE);
+	fill_random(p->dev.src->va, GUEST_SIZE, 12);
+	ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA, DST_IOVA, 4096, COPY), ST_OK);
+	ASSERT_EQ(memcmp(dst, self->want + BUF_OFF, 4096), 0);
+	memset(dst, GUARD, GUEST_SIZE);
+}
 
-	dirty_through_window(p);
-	bar0_write(p->a, REFMDEV_REG_CONTROL, 4, REFMDEV_CTRL_RESET);
-	check_after_reset(p, "after CONTROL.RESET");
+FIXTURE_TEARDOWN(revoke)
+{
+	free(self->want);
+	free(self->bmem);
+}
 
-	/* An FLR also turns decode off: revoked until it is back on. */
-	dirty_through_window(p);
-	exporter_flr(p->a);
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_REVOKED);
-	ASSERT_EQ(dma_run(p->ring, WIN_IOVA, DST_IOVA, 100, COPY), ST_REVOKED);
-	set_decode(p->a, true);
-	check_after_reset(p, "after FLR");
+/* While A is revoked: nothing through the window, all else as usual. */
+static void check_while_revoked(struct p2p *p, __u8 *bmem)
+{
+	size_t bsize = p->dev.b->size[BAR2], i;
+	__u8 *dst = p->dev.dst->va;
+	__u8 val;
+
+	/* The CPU is refused too, as the spec says. */
+	ASSERT_ERRNO(region_pread(p->dev.a, BAR2, &val, 1, 0), EIO);
+	ASSERT_TRUE(read_faults(p->dev.bar + BUF_OFF));
+	/* Every kind of descriptor touching the window, each time. */
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 4096, COPY),
+			  ST_REVOKED);
+		ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA + 1, DST_IOVA,
+				  BUF_SIZE - 1, COPY), ST_REVOKED);
+		ASSERT_EQ(dma_run(p->dev.ring, 0x42, WIN_IOVA + 5, 1, FILL),
+			  ST_REVOKED);
+		ASSERT_EQ(dma_run(p->dev.ring, 0, WIN_IOVA, 8192,
+				  COPY | SRC_DEVMEM), ST_REVOKED);
+		ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA, 0, 8192,
+				  COPY | DST_DEVMEM), ST_REVOKED);
+		ASSERT_EQ(state(p->dev.b, 0), REFMDEV_P2P_WINDOW_REVOKED);
+	}
+	/* Descriptors not touching the window are not affected. */
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, DST_IOVA + MIB, 100, COPY),
+		  ST_OK);
+	for (i = 0; i < MIB; i++)
+		if (dst[i] != GUARD)
+			FAIL("guest byte 0x%zx written by a revoked descriptor", i);
+	bar2_read(p->dev.b, bmem, bsize, 0);
+	for (i = 0; i < bsize; i++)
+		if (bmem[i] != GUARD)
+			FAIL("B's BAR2 byte 0x%zx written by a revoked descriptor", i);
+}
+
+TEST_F(revoke, window_revoked_then_restored)
+{
+	const struct revoke_trigger *t = variant->t;
+	struct p2p *p = self->p;
+	__u8 *want = self->want, *dst = p->dev.dst->va;
+
+	t->revoke(p->dev.a);
+	if (t->restore) {
+		check_while_revoked(p, self->bmem);
+		t->restore(p->dev.a);
+	}
+	if (t->new_memory) {
+		check_after_reset(p, t->name);
+		return;
+	}
+	/* The same memory, untouched, and reachable again. */
+	expect_bar(p, want, "after decode off");
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA + 3, 5000, COPY),
+		  ST_OK);
+	apply(p, want, 3, p->dev.src->va, 5000);
+	expect_bar(p, want, "after decode on");
+	ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA, DST_IOVA, BUF_SIZE, COPY),
+		  ST_OK);
+	ASSERT_EQ(memcmp(dst, want + BUF_OFF, BUF_SIZE), 0);
 }
 
 TEST(exporter_close_is_final)
 {
 	struct p2p *p = p2p_setup();
-	__u8 *dst = p->dst->va, *zero = calloc(1, p->bar_size);
+	__u8 *dst = p->dev.dst->va, *zero = calloc(1, p->dev.bar_size);
 	struct vfio_dev *again;
 	size_t i;
 	int n;
@@ -965,30 +1015,30 @@ TEST(exporter_close_is_final)
 	ASSERT_TRUE(zero);
 	dirty_through_window(p);
 	/* The mapping holds the device file open: it goes first. */
-	unmap_bar(p);
-	vfio_close(p->a);
+	two_devs_unmap_bar(&p->dev);
+	vfio_close(p->dev.a);
 	memset(dst, GUARD, GUEST_SIZE);
 	for (n = 0; n < 3; n++) {
-		ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA, 4096, COPY),
+		ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 4096, COPY),
 			  ST_REVOKED);
-		ASSERT_EQ(dma_run(p->ring, WIN_IOVA, DST_IOVA, 4096, COPY),
+		ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA, DST_IOVA, 4096, COPY),
 			  ST_REVOKED);
-		ASSERT_EQ(state(p->b, 0), REFMDEV_P2P_WINDOW_REVOKED);
+		ASSERT_EQ(state(p->dev.b, 0), REFMDEV_P2P_WINDOW_REVOKED);
 	}
 	/* Opening the device again does not bring the dma-buf back. */
-	again = vfio_open(p->a->uuid);
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA, 4096, COPY), ST_REVOKED);
-	ASSERT_EQ(dma_run(p->ring, 0x77, WIN_IOVA, 4096, FILL), ST_REVOKED);
-	ASSERT_EQ(dma_run(p->ring, WIN_IOVA, DST_IOVA, 4096, COPY), ST_REVOKED);
+	again = vfio_open(p->dev.a->uuid);
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 4096, COPY), ST_REVOKED);
+	ASSERT_EQ(dma_run(p->dev.ring, 0x77, WIN_IOVA, 4096, FILL), ST_REVOKED);
+	ASSERT_EQ(dma_run(p->dev.ring, WIN_IOVA, DST_IOVA, 4096, COPY), ST_REVOKED);
 	for (i = 0; i < GUEST_SIZE; i++)
 		if (dst[i] != GUARD)
 			FAIL("guest byte 0x%zx written from a dead window", i);
-	p->a = again;
-	p->bar = NULL;
+	p->dev.a = again;
+	p->dev.bar = NULL;
 	expect_bar(p, zero, "the reopened exporter");
-	ASSERT_EQ(window_attach_raw(p->b, 1, p->buf, WIN2_IOVA, NULL), -ENODEV);
+	ASSERT_EQ(window_attach_raw(p->dev.b, 1, p->buf, WIN2_IOVA, NULL), -ENODEV);
 	/* The dead window can still be detached. */
-	ASSERT_EQ(window_detach_raw(p->b, 0), 0);
+	ASSERT_EQ(window_detach_raw(p->dev.b, 0), 0);
 	ASSERT_EQ(attached_devices(p->buf), 0);
 	free(zero);
 }
@@ -997,34 +1047,34 @@ TEST(windows_survive_importer_resets)
 {
 	struct p2p *p = p2p_setup();
 	unsigned int devctl = REFMDEV_CFG_EXP_CAP + PCI_EXP_DEVCTL;
-	__u8 *want = malloc(p->bar_size);
+	__u8 *want = malloc(p->dev.bar_size);
 	int round;
 
 	ASSERT_TRUE(want);
-	bar_fill(p->a, 0);
-	memset(want, 0, p->bar_size);
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_OK);
+	bar_fill(p->dev.a, 0);
+	memset(want, 0, p->dev.bar_size);
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_OK);
 	for (round = 0; round < 3; round++) {
 		struct refmdev_p2p_window w;
 
 		if (round == 0)
-			ASSERT_OK(ioctl(p->b->device, VFIO_DEVICE_RESET));
+			ASSERT_OK(ioctl(p->dev.b->device, VFIO_DEVICE_RESET));
 		else if (round == 1)
-			bar0_write(p->b, REFMDEV_REG_CONTROL, 4, REFMDEV_CTRL_RESET);
+			bar0_write(p->dev.b, REFMDEV_REG_CONTROL, 4, REFMDEV_CTRL_RESET);
 		else
-			cfg_write(p->b, devctl, 2, PCI_EXP_DEVCTL_BCR_FLR);
-		w = query(p->b, 0);
+			cfg_write(p->dev.b, devctl, 2, PCI_EXP_DEVCTL_BCR_FLR);
+		w = query(p->dev.b, 0);
 		ASSERT_NE(w.state, REFMDEV_P2P_WINDOW_EMPTY);
 		ASSERT_EQ(w.iova, WIN_IOVA);
 		ASSERT_EQ(w.size, BUF_SIZE);
 		ASSERT_EQ(attached_devices(p->buf), 1);
-		ring_restart(p->ring);
-		fill_random(p->src->va, 7000, round);
-		ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA + round * 8192, 7000,
+		ring_restart(p->dev.ring);
+		fill_random(p->dev.src->va, 7000, round);
+		ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA + round * 8192, 7000,
 				  COPY), ST_OK);
-		apply(p, want, round * 8192, p->src->va, 7000);
+		apply(p, want, round * 8192, p->dev.src->va, 7000);
 		expect_bar(p, want, "after a reset of the importer");
-		ASSERT_EQ(state(p->b, 0), REFMDEV_P2P_WINDOW_MAPPED);
+		ASSERT_EQ(state(p->dev.b, 0), REFMDEV_P2P_WINDOW_MAPPED);
 	}
 	free(want);
 }
@@ -1032,26 +1082,26 @@ TEST(windows_survive_importer_resets)
 TEST(closing_importer_detaches)
 {
 	struct p2p *p = p2p_setup();
-	int second = dmabuf_export(p->a, 0, 64 * KIB);
+	int second = dmabuf_export(p->dev.a, 0, 64 * KIB);
 	struct vfio_dev *b;
 
-	ASSERT_EQ(window_attach_raw(p->b, 3, second, WIN2_IOVA, NULL), 0);
-	ASSERT_EQ(dma_run(p->ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_OK);
+	ASSERT_EQ(window_attach_raw(p->dev.b, 3, second, WIN2_IOVA, NULL), 0);
+	ASSERT_EQ(dma_run(p->dev.ring, SRC_IOVA, WIN_IOVA, 100, COPY), ST_OK);
 	ASSERT_EQ(attached_devices(p->buf), 1);
 	ASSERT_EQ(attached_devices(second), 1);
 	/* Closing the container took B's mappings along. */
-	vfio_close(p->b);
-	p->src->mapped = false;
-	p->dst->mapped = false;
-	p->ring->mem->mapped = false;
+	vfio_close(p->dev.b);
+	p->dev.src->mapped = false;
+	p->dev.dst->mapped = false;
+	p->dev.ring->mem->mapped = false;
 	ASSERT_EQ(attached_devices(p->buf), 0);
 	ASSERT_EQ(attached_devices(second), 0);
 	/* The exporter revokes and restores with no importer left. */
-	ASSERT_OK(ioctl(p->a->device, VFIO_DEVICE_RESET));
-	set_decode(p->a, false);
-	set_decode(p->a, true);
+	ASSERT_OK(ioctl(p->dev.a->device, VFIO_DEVICE_RESET));
+	set_memory_decode(p->dev.a, false);
+	set_memory_decode(p->dev.a, true);
 
-	b = vfio_open(p->b->uuid);
+	b = vfio_open(p->dev.b->uuid);
 	assert_all_empty(b);
 	/* The dma-bufs are still good for a new attachment. */
 	ASSERT_EQ(window_attach_raw(b, 0, p->buf, WIN_IOVA, NULL), 0);
@@ -1078,9 +1128,9 @@ TEST(window_keeps_its_dmabuf)
 	bar2_read(a, got, 300, 4000);
 	ASSERT_EQ(memcmp(got, src->va, 300), 0);
 	/* Revocation still reaches it. */
-	set_decode(a, false);
+	set_memory_decode(a, false);
 	ASSERT_EQ(dma_run(ring, SRC_IOVA, WIN_IOVA, 300, COPY), ST_REVOKED);
-	set_decode(a, true);
+	set_memory_decode(a, true);
 	ASSERT_EQ(dma_run(ring, SRC_IOVA, WIN_IOVA, 300, COPY), ST_OK);
 	/* Detaching drops the last reference; then the exporter goes. */
 	ASSERT_EQ(window_detach_raw(b, 0), 0);
@@ -1154,7 +1204,7 @@ TEST(four_exporters_in_one_ring)
 	ASSERT_EQ(dma_run(r, iova[3], iova[1], 64, COPY), ST_RANGE);
 
 	/* One exporter revoked: only its window's descriptors fail. */
-	set_decode(a[2], false);
+	set_memory_decode(a[2], false);
 	n = 0;
 	for (i = 0; i < REFMDEV_P2P_WINDOWS; i++)
 		desc[n++] = dma_post(r, SRC_IOVA, iova[i] + 8, 100, COPY);
@@ -1162,7 +1212,7 @@ TEST(four_exporters_in_one_ring)
 	for (i = 0; i < REFMDEV_P2P_WINDOWS; i++)
 		ASSERT_EQ(dma_wait(r, desc[i]), i == 2 ? ST_REVOKED : ST_OK);
 	ASSERT_EQ(state(b, 2), REFMDEV_P2P_WINDOW_REVOKED);
-	set_decode(a[2], true);
+	set_memory_decode(a[2], true);
 	n = 0;
 	for (i = 0; i < REFMDEV_P2P_WINDOWS; i++)
 		desc[n++] = dma_post(r, SRC_IOVA + 100, iova[i] + 8, 100, COPY);
@@ -1192,13 +1242,13 @@ TEST(detach_during_dma_is_a_barrier)
 	};
 	const __u32 len = 64 * KIB, nd = 4;
 	struct p2p *p = p2p_setup_ranges(&r, 1);
-	__u8 *snap1 = malloc(len), *snap2 = malloc(len), *src = p->src->va;
+	__u8 *snap1 = malloc(len), *snap2 = malloc(len), *src = p->dev.src->va;
 	unsigned int round, j, ok = 0, refused = 0;
 	__u8 have = 0;
 	size_t i;
 
 	ASSERT_TRUE(snap1 && snap2);
-	bar_fill(p->a, 0);
+	bar_fill(p->dev.a, 0);
 	srand(2);
 	for (round = 0; round < 300; round++) {
 		struct refmdev_dma_desc *desc[4];
@@ -1206,19 +1256,19 @@ TEST(detach_during_dma_is_a_barrier)
 		int last_ok = -1;
 
 		if (round)
-			ASSERT_EQ(window_attach_raw(p->b, 0, p->buf, WIN_IOVA,
+			ASSERT_EQ(window_attach_raw(p->dev.b, 0, p->buf, WIN_IOVA,
 						    NULL), 0);
 		for (j = 0; j < nd; j++) {
 			memset(src + j * len, (round * nd + j) % 255 + 1, len);
-			desc[j] = dma_post(p->ring, SRC_IOVA + j * len, WIN_IOVA,
+			desc[j] = dma_post(p->dev.ring, SRC_IOVA + j * len, WIN_IOVA,
 					   len, COPY);
 		}
-		dma_doorbell(p->ring);
+		dma_doorbell(p->dev.ring);
 		usleep(rand() % 1500);
-		ASSERT_EQ(window_detach_raw(p->b, 0), 0);
-		bar2_read(p->a, snap1, len, 0);
+		ASSERT_EQ(window_detach_raw(p->dev.b, 0), 0);
+		bar2_read(p->dev.a, snap1, len, 0);
 		for (j = 0; j < nd; j++) {
-			st[j] = dma_wait(p->ring, desc[j]);
+			st[j] = dma_wait(p->dev.ring, desc[j]);
 			if (st[j] == ST_OK) {
 				if (j && st[j - 1] != ST_OK)
 					FAIL("round %u: descriptor %u OK after a refused one",
@@ -1232,7 +1282,7 @@ TEST(detach_during_dma_is_a_barrier)
 				     j, st[j]);
 			}
 		}
-		bar2_read(p->a, snap2, len, 0);
+		bar2_read(p->dev.a, snap2, len, 0);
 		if (memcmp(snap1, snap2, len))
 			FAIL("round %u: A's memory written after DETACH returned",
 			     round);
@@ -1595,7 +1645,7 @@ TEST(revoke_while_streaming)
 		if (reset)
 			ASSERT_OK(ioctl(a->device, VFIO_DEVICE_RESET));
 		else
-			set_decode(a, false);
+			set_memory_decode(a, false);
 		posted = __atomic_load_n(&s->posted, __ATOMIC_ACQUIRE);
 		ASSERT_EQ(tee(p1[0], p2[1], SX_SIZE, 0), SX_SIZE);
 		read_all(p2[0], snap1, SX_SIZE);
@@ -1624,7 +1674,7 @@ TEST(revoke_while_streaming)
 			mem.floor = mem.max;
 			resets++;
 		} else {
-			set_decode(a, true);
+			set_memory_decode(a, true);
 			offs++;
 		}
 		/* Let the stream run into the next revocation at any point. */
@@ -1730,8 +1780,8 @@ TEST(importer_killed_while_streaming)
 	}
 	/* The exporter is unharmed: its memory resets and its dma-buf works. */
 	ASSERT_OK(ioctl(a->device, VFIO_DEVICE_RESET));
-	set_decode(a, false);
-	set_decode(a, true);
+	set_memory_decode(a, false);
+	set_memory_decode(a, true);
 	free(snap1);
 	free(snap2);
 }

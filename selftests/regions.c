@@ -11,6 +11,9 @@
 #include "ktap.h"
 #include "mdev_util.h"
 
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
+
 #define REGS	REFMDEV_REGS_BAR
 #define MEM	REFMDEV_DEVMEM_BAR
 
@@ -55,30 +58,64 @@ TEST(register_access_widths)
 	ASSERT_EQ(bar0_read(d, REFMDEV_REG_SCRATCH, 4), 0xaa223344);
 }
 
-TEST(register_access_rules)
-{
-	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
-	__u8 buf[16] = { 0 };
+FIXTURE(bad_reg_access) {
+	struct vfio_dev *d;
+};
 
+FIXTURE_VARIANT(bad_reg_access) {
+	const char *name;
+	bool write;
+	size_t len;
+	__u64 off;
+	int err;
+};
+
+/* BAR0 accesses the register rules refuse, one result each. */
+static const FIXTURE_VARIANT(bad_reg_access) bad_reg_accesses[] = {
 	/* Widths other than 1, 2, 4, 8. */
-	ASSERT_ERRNO(region_pread(d, REGS, buf, 3, REFMDEV_REG_SCRATCH64), EINVAL);
-	ASSERT_ERRNO(region_pread(d, REGS, buf, 16, REFMDEV_REG_SCRATCH64), EINVAL);
-	ASSERT_ERRNO(region_pwrite(d, REGS, buf, 6, REFMDEV_REG_SCRATCH64), EINVAL);
-	ASSERT_ERRNO(region_pread(d, REGS, buf, 0, REFMDEV_REG_SCRATCH), EINVAL);
+	{ "read 3 bytes", false, 3, REFMDEV_REG_SCRATCH64, EINVAL },
+	{ "read 16 bytes", false, 16, REFMDEV_REG_SCRATCH64, EINVAL },
+	{ "write 6 bytes", true, 6, REFMDEV_REG_SCRATCH64, EINVAL },
+	{ "read 0 bytes", false, 0, REFMDEV_REG_SCRATCH, EINVAL },
 	/* Unaligned. */
-	ASSERT_ERRNO(region_pread(d, REGS, buf, 2, REFMDEV_REG_SCRATCH + 1), EINVAL);
-	ASSERT_ERRNO(region_pread(d, REGS, buf, 4, REFMDEV_REG_SCRATCH64 + 2), EINVAL);
-	ASSERT_ERRNO(region_pwrite(d, REGS, buf, 8, REFMDEV_REG_SCRATCH64 + 4), EINVAL);
+	{ "read 2 at +1", false, 2, REFMDEV_REG_SCRATCH + 1, EINVAL },
+	{ "read 4 at +2", false, 4, REFMDEV_REG_SCRATCH64 + 2, EINVAL },
+	{ "write 8 at +4", true, 8, REFMDEV_REG_SCRATCH64 + 4, EINVAL },
 	/* Straddling two 32-bit registers, or a register and a hole. */
-	ASSERT_ERRNO(region_pread(d, REGS, buf, 8, REFMDEV_REG_ID), EINVAL);
-	ASSERT_ERRNO(region_pwrite(d, REGS, buf, 8, REFMDEV_REG_INT_STATUS), EINVAL);
-	ASSERT_ERRNO(region_pread(d, REGS, buf, 8, REFMDEV_REG_FEATURES), EINVAL);
+	{ "read 8 over ID", false, 8, REFMDEV_REG_ID, EINVAL },
+	{ "write 8 over INT_STATUS", true, 8, REFMDEV_REG_INT_STATUS, EINVAL },
+	{ "read 8 over FEATURES", false, 8, REFMDEV_REG_FEATURES, EINVAL },
 	/* Past the end of the BAR. */
-	ASSERT_ERRNO(region_pread(d, REGS, buf, 4, REFMDEV_REGS_SIZE), EINVAL);
-	ASSERT_ERRNO(region_pread(d, REGS, buf, 4, 1ull << 32), EINVAL);
-	/* Nothing was written by the refused writes. */
-	ASSERT_EQ(bar0_read(d, REFMDEV_REG_SCRATCH64, 8), 0);
-	ASSERT_EQ(bar0_read(d, REFMDEV_REG_INT_STATUS, 4), 0);
+	{ "read at the end", false, 4, REFMDEV_REGS_SIZE, EINVAL },
+	{ "read at 4 GiB", false, 4, 1ull << 32, EINVAL },
+};
+
+FIXTURE_VARIANT_TABLE(bad_reg_access, bad_reg_accesses);
+
+FIXTURE_SETUP(bad_reg_access)
+{
+	self->d = vfio_open(mdev_create(TYPE_1M));
+}
+
+FIXTURE_TEARDOWN(bad_reg_access)
+{
+}
+
+TEST_F(bad_reg_access, refused_nothing_written)
+{
+	__u8 buf[16];
+
+	/* Ones, so that a write that got through would show. */
+	memset(buf, 0xff, sizeof(buf));
+	if (variant->write)
+		ASSERT_ERRNO(region_pwrite(self->d, REGS, buf, variant->len,
+					   variant->off), variant->err);
+	else
+		ASSERT_ERRNO(region_pread(self->d, REGS, buf, variant->len,
+					  variant->off), variant->err);
+	/* Nothing was written by a refused write. */
+	ASSERT_EQ(bar0_read(self->d, REFMDEV_REG_SCRATCH64, 8), 0);
+	ASSERT_EQ(bar0_read(self->d, REFMDEV_REG_INT_STATUS, 4), 0);
 }
 
 TEST(register_holes_read_zero)

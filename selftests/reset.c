@@ -23,6 +23,9 @@
 #include "ktap.h"
 #include "mdev_util.h"
 
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
+
 #define MEM	REFMDEV_DEVMEM_BAR
 
 static void dirty_device(struct vfio_dev *d)

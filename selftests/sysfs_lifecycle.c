@@ -11,6 +11,9 @@
 #include "ktap.h"
 #include "mdev_util.h"
 
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
+
 static long budget_mib(void)
 {
 	return sysfs_read_long("/sys/module/refmdev/parameters/devmem_budget_mib");

@@ -11,6 +11,9 @@
 #include "mdev_util.h"
 #include "vfio_backend.h"
 
+/* Every test runs on type1 and, where the kernel has it, iommufd. */
+KTAP_BACKENDS(KTAP_BOTH);
+
 TEST(device_info)
 {
 	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));

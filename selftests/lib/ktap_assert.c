@@ -34,6 +34,28 @@ void ktap_defer(void (*fn)(void *), void *arg)
 	ndefers++;
 }
 
+static struct {
+	void (*fn)(void *self, const void *variant);
+	void *self;
+	const void *variant;
+} teardown;
+
+static void run_teardown(void *arg)
+{
+	(void)arg;
+	teardown.fn(teardown.self, teardown.variant);
+}
+
+/* One fixture per test, so one slot. */
+void ktap_defer_teardown(void (*fn)(void *self, const void *variant),
+			 void *self, const void *variant)
+{
+	teardown.fn = fn;
+	teardown.self = self;
+	teardown.variant = variant;
+	ktap_defer(run_teardown, NULL);
+}
+
 /* Last registered, first run: undo in the reverse order of setup. */
 void ktap_run_defers(void)
 {

@@ -359,21 +359,6 @@ __u64 eventfd_wait(int fd, int timeout_ms)
 	return val;
 }
 
-/* Deterministic per seed, so a failure can be replayed. */
-void fill_random(void *buf, size_t len, unsigned int seed)
-{
-	__u8 *p = buf;
-	__u32 x = seed * 2654435761u + 1;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		x ^= x << 13;
-		x ^= x >> 17;
-		x ^= x << 5;
-		p[i] = x;
-	}
-}
-
 static void vfio_close_joined(void *arg)
 {
 	struct vfio_dev *d = arg;

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <linux/vfio.h>
 #include <linux/refmdev.h>
+#include "fill_pattern.h"
 
 #define REFMDEV_PARENT	"/sys/class/mdev_bus/refmdev"
 #define REFMDEV_TYPES	REFMDEV_PARENT "/mdev_supported_types"
@@ -73,6 +74,10 @@ int irq_set_eventfd(struct vfio_dev *d, unsigned int index, int fd);
 int new_eventfd(void);
 __u64 eventfd_wait(int fd, int timeout_ms);
 
-void fill_random(void *buf, size_t len, unsigned int seed);
+/*
+ * fill_random() is the samples' (samples/lib/fill_pattern.c), linked into
+ * every selftest: one generator for tests and samples. Seeds 0 and 1 give
+ * the same bytes.
+ */
 
 #endif /* MDEV_UTIL_H */

@@ -15,22 +15,21 @@
 #include "mdev_util.h"
 #include "vfio_backend.h"
 
+/* -1: not chosen by the harness, REFMDEV_BACKEND decides. */
+static int selected_backend = -1;
+
+void backend_select(bool iommufd)
+{
+	selected_backend = iommufd;
+}
+
 bool backend_is_iommufd(void)
 {
 	const char *b = getenv("REFMDEV_BACKEND");
 
+	if (selected_backend >= 0)
+		return selected_backend;
 	return b && !strcmp(b, "iommufd");
-}
-
-const char *backend_suffix(void)
-{
-	return backend_is_iommufd() ? " (iommufd)" : "";
-}
-
-void skip_unless_type1(const char *what)
-{
-	if (backend_is_iommufd())
-		SKIP("%s: type1 only", what);
 }
 
 /* /dev/vfio/devices/<name> of mdev @uuid, from its vfio-dev directory. */

@@ -8,10 +8,13 @@
  *            iommufd (/dev/iommu) and attached to an IOAS; DMA mappings
  *            with IOMMU_IOAS_MAP/UNMAP.
  *
- * REFMDEV_BACKEND=iommufd in the environment selects the second for a
- * whole program (run-guest.sh runs the device programs once each way);
- * its KTAP name then ends in "-iommufd". Kernels without the cdev (every
- * Debian kernel) run type1 only.
+ * The harness picks one per test: a program that says
+ * KTAP_BACKENDS(KTAP_BOTH) runs each test on type1 and, where the kernel
+ * has /dev/iommu, again on iommufd (ktap.h), the results named
+ * "test.type1" and "test.iommufd". Kernels without it (every Debian
+ * kernel) run type1 only. REFMDEV_BACKEND=type1 or =iommufd narrows a
+ * run to one; in a program without the harness (the benchmark, the
+ * fuzzer) it selects the backend.
  *
  * Debian 12's userspace headers predate iommufd, so the uAPI it needs is
  * defined here when they lack it (numbers and layouts from the kernel's
@@ -102,11 +105,10 @@ struct iommu_option {
 
 struct vfio_dev;
 
-/* Is this program running on the iommufd backend? */
+/* Is this test running on the iommufd backend? */
 bool backend_is_iommufd(void);
-
-/* " (iommufd)" or "", to tell the variant apart in messages. */
-const char *backend_suffix(void);
+/* For the harness: the backend of the test about to run. */
+void backend_select(bool iommufd);
 
 /*
  * Open mdev @uuid in @d (whose fds are -1) through the iommufd backend: a
@@ -119,11 +121,5 @@ int backend_iommufd_open(struct vfio_dev *d, const char *uuid,
 int backend_map(struct vfio_dev *d, void *va, __u64 iova, __u64 size,
 		__u32 flags);
 int backend_unmap(struct vfio_dev *d, __u64 iova, __u64 size, __u32 flags);
-
-/*
- * Skip the test on the iommufd backend: for what only type1 has (its
- * container ioctls, VADDR, a container shared with vfio-pci).
- */
-void skip_unless_type1(const char *what);
 
 #endif /* VFIO_BACKEND_H */
