@@ -391,6 +391,48 @@ TEST_F(bad_attach, exact_errno_nothing_attached)
 	ASSERT_EQ(attached_devices(self->buf), 1);
 }
 
+/*
+ * ATTACH fills every output field, whatever the caller left in them, and
+ * writes them back before the window exists: when the write-back faults
+ * (the request sits in a read-only page, so it can be read but not
+ * written), nothing was attached, not even for a moment.
+ */
+TEST(attach_write_back)
+{
+	struct vfio_dev *a = vfio_open(mdev_create(TYPE_1M));
+	struct vfio_dev *b = vfio_open(mdev_create(TYPE_1M));
+	int buf = dmabuf_export(a, 0, MIB);
+	struct refmdev_p2p_window w = win(0, buf, WIN_IOVA), *ro;
+
+	ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_TRUE(ro != MAP_FAILED);
+	*ro = w;
+	ASSERT_OK(mprotect(ro, 4096, PROT_READ));
+	ASSERT_ERRNO(ioctl(b->device, ATTACH, ro), EFAULT);
+	assert_all_empty(b);
+	ASSERT_EQ(attached_devices(buf), 0);
+	ASSERT_OK(munmap(ro, 4096));
+
+	w.size = 1;
+	w.state = 0xdead;
+	w.notifications = 77;
+	ASSERT_OK(ioctl(b->device, ATTACH, &w));
+	ASSERT_EQ(w.size, MIB);
+	ASSERT_EQ(w.state, REFMDEV_P2P_WINDOW_UNMAPPED);
+	ASSERT_EQ(w.notifications, 0);
+	/* What the caller passed comes back unchanged. */
+	ASSERT_EQ(w.argsz, sizeof(w));
+	ASSERT_EQ(w.flags, 0);
+	ASSERT_EQ(w.index, 0);
+	ASSERT_EQ(w.dmabuf_fd, buf);
+	ASSERT_EQ(w.iova, WIN_IOVA);
+	/* And QUERY agrees with what ATTACH wrote. */
+	ASSERT_EQ(state(b, 0), REFMDEV_P2P_WINDOW_UNMAPPED);
+	ASSERT_EQ(query(b, 0).notifications, 0);
+	ASSERT_EQ(attached_devices(buf), 1);
+}
+
 /* With slots taken: busy slots and overlapping windows. */
 TEST(attach_errors)
 {
