@@ -240,6 +240,8 @@ static void refmdev_close_device(struct vfio_device *vdev)
 	p2p_windows_detach_all(&rd->windows);
 	refmdev_irq_release_all(rd);
 	mutex_lock(&rd->reset_lock);
+	/* Closing revokes, which waits (bounded) for importers: never under @lock. */
+	lockdep_assert_not_held(&rd->lock);
 	p2p_export_close(&rd->export);
 	mutex_lock(&rd->lock);
 	refmdev_config_set_command(rd, 0);

@@ -694,11 +694,6 @@ err:
 	return ERR_PTR(ret);
 }
 
-/*
- * VFIO_DEVICE_FEATURE_DMA_BUF with VFIO_DEVICE_FEATURE_GET, which the
- * owner's .device_feature has checked: a new dma-buf over the ranges the
- * request names, usable at once if the owner is. Returns its fd.
- */
 /* The request's own fields, in the order upstream checks them. */
 static int p2p_export_check_request(const struct p2p_exporter *exp,
 				    const struct vfio_device_feature_dma_buf *req)
@@ -747,6 +742,11 @@ p2p_export_alloc_buf(struct p2p_exporter *exp,
 	return buf;
 }
 
+/*
+ * VFIO_DEVICE_FEATURE_DMA_BUF with VFIO_DEVICE_FEATURE_GET, which the
+ * owner's .device_feature has checked: a new dma-buf over the ranges the
+ * request names, usable at once if the owner is. Returns its fd.
+ */
 int p2p_export_dmabuf(struct p2p_exporter *exp,
 		      struct vfio_device_feature_dma_buf __user *arg,
 		      size_t argsz)

@@ -56,11 +56,17 @@ struct page;
  *	checked: page aligned, inside the exported region) and store them
  *	in @pages, in order; the core drops them with put_page(). The pages
  *	of one call are one snapshot of the owner's memory. Called under
- *	p2p_exporter.lock. Returns 0 or -errno.
+ *	p2p_exporter.lock. Returns 0 or -errno; all or nothing: on failure
+ *	it holds no page references.
  * @get_owner: keep the owner (and so the embedded exporter) alive; one
- *	reference for each buffer on the exporter's list.
- * @put_owner: drop it. May free the owner: the core touches the
- *	exporter no more after it.
+ *	reference for each buffer on the exporter's list. Called under
+ *	p2p_exporter.lock.
+ * @put_owner: drop it. From a buffer's release it is called without
+ *	p2p_exporter.lock and may free the owner: the core touches the
+ *	exporter no more after it. From p2p_export_close() it is called
+ *	under p2p_exporter.lock, so there it must not be the last
+ *	reference: the closing owner holds its own until close returns.
+ *	It must never take p2p_exporter.lock.
  * @name: the exporter name dma-buf shows (/sys/kernel/debug/dma_buf).
  */
 struct p2p_exporter_ops {

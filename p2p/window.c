@@ -30,6 +30,7 @@
 #include <linux/dma-resv.h>
 #include <linux/iosys-map.h>
 #include <linux/mm.h>
+#include <linux/nospec.h>
 #include <linux/overflow.h>
 #include <linux/uaccess.h>
 #include "p2p.h"
@@ -40,6 +41,8 @@ void p2p_windows_init(struct p2p_windows *wins, struct device *dev)
 {
 	mutex_init(&wins->lock);
 	wins->dev = dev;
+	/* An empty slot has no dma-buf; the owner may not zero its memory. */
+	memset(wins->slot, 0, sizeof(wins->slot));
 }
 
 /* The owner goes; it detached every window when it was closed. */
@@ -281,13 +284,6 @@ static void p2p_window_release(struct p2p_windows *wins,
 }
 
 /*
- * The reply is written after windows.lock is dropped: the DMA worker
- * takes that lock, and a copy to user memory can wait on whatever the
- * user put behind it (a userfaultfd, FUSE). If the copy fails, the attach
- * is undone unless the slot has changed hands meanwhile (a DETACH by
- * another thread, who then knew about it).
- */
-/*
  * Put @dmabuf into the empty slot @win at [@iova, @last], attached as an
  * importer if the exporter can revoke. On success the slot owns the
  * caller's reference to @dmabuf; on failure the slot stays empty.
@@ -436,6 +432,8 @@ long p2p_window_ioctl(struct p2p_windows *wins, unsigned int cmd,
 	if (req.argsz < sizeof(req) || req.flags ||
 	    req.index >= REFMDEV_P2P_WINDOWS)
 		return -EINVAL;
+	/* The index picks a slot: no speculation past the check. */
+	req.index = array_index_nospec(req.index, REFMDEV_P2P_WINDOWS);
 
 	switch (cmd) {
 	case REFMDEV_P2P_WINDOW_ATTACH:

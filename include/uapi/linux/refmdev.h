@@ -210,7 +210,8 @@ struct vfio_device_feature_dma_buf {
  * These ioctls go to the VFIO device fd. Their type, 0xB9, is not VFIO's
  * (';'), so they cannot collide with present or future VFIO ioctls.
  *
- * ATTACH: in @index, @dmabuf_fd, @iova; out @size. DETACH: in @index.
+ * ATTACH: in @index, @dmabuf_fd, @iova; out @size, @state (UNMAPPED) and
+ * @notifications (0), written before the window exists. DETACH: in @index.
  * QUERY: in @index; out @dmabuf_fd (-1), @iova, @size, @state and
  * @notifications. @flags must be zero, @argsz at least the struct size.
  */
