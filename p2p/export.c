@@ -78,10 +78,16 @@ enum p2p_dmabuf_walk {
  * clears @exp and drops that reference (under exp->lock), skipping
  * buffers already being released, whose .release does it instead.
  *
- * @ranges and @npages never change. @pages, @vmap_pages and @state are
- * protected by the dma-buf's reservation lock (@state is also read
- * without it, as a hint, with READ_ONCE()); @walk is a walk's
- * bookkeeping, under exp->lock; @maps
+ * @ranges, @npages and the @pages array itself never change: the array is
+ * allocated with the buffer and reused by every restore, so that revoking
+ * and restoring allocate nothing per buffer. Its entries, and @held (the
+ * entries hold page references), change only under exp->lock, in a walk
+ * or the exporting call, and only while @state is not USABLE; they are
+ * read under the reservation lock with @state USABLE (map, vmap, CPU
+ * faults), so a reader and a writer never meet. @vmap_pages and @state
+ * are protected by the reservation lock (@state is also read without
+ * it, as a hint, with READ_ONCE()); @walk is a walk's bookkeeping, under
+ * exp->lock; @maps
  * counts live mappings handed to importers (DMA mappings and the one
  * kernel mapping the dma-buf core shares among vmap users), and
  * @unmapped is where revocation waits for it to drop to zero.
@@ -102,8 +108,9 @@ struct p2p_dmabuf {
 	u32 nr_ranges;
 	unsigned long npages;
 
-	struct page **pages;		/* NULL while revoked */
+	struct page **pages;		/* @npages entries, referenced if @held */
 	struct page **vmap_pages;	/* referenced by the kernel mapping */
+	bool held;
 	enum p2p_dmabuf_state state;
 	enum p2p_dmabuf_walk walk;
 	atomic_t maps;
@@ -135,32 +142,28 @@ void p2p_export_destroy(struct p2p_exporter *exp)
 	mutex_destroy(&exp->lock);
 }
 
-/* Reference the owner's current pages for @buf's ranges, in order. */
-static struct page **p2p_export_get_pages(struct p2p_dmabuf *buf,
-					  struct p2p_exporter *exp)
-{
-	struct page **pages;
-
-	lockdep_assert_held(&exp->lock);
-	pages = kvcalloc(buf->npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
-	if (!pages)
-		return NULL;
-	if (exp->ops->get_pages(exp, buf->ranges, buf->nr_ranges, pages)) {
-		kvfree(pages);
-		return NULL;
-	}
-	return pages;
-}
-
 static void p2p_export_put_pages(struct page **pages, unsigned long npages)
 {
 	unsigned long i;
 
-	if (!pages)
-		return;
 	for (i = 0; i < npages; i++)
 		put_page(pages[i]);
-	kvfree(pages);
+}
+
+/* Drop @buf's own page references, if it holds them; see the struct. */
+static void p2p_export_release_pages(struct p2p_dmabuf *buf)
+{
+	if (!buf->held)
+		return;
+	p2p_export_put_pages(buf->pages, buf->npages);
+	buf->held = false;
+}
+
+static void p2p_export_free_buf(struct p2p_dmabuf *buf)
+{
+	kvfree(buf->pages);
+	kfree(buf->ranges);
+	kfree(buf);
 }
 
 static void p2p_export_sgt_get_pages(struct sg_table *sgt)
@@ -327,6 +330,7 @@ static void p2p_export_vunmap(struct dma_buf *dmabuf,
 	dma_resv_assert_held(dmabuf->resv);
 	vunmap(map->vaddr);
 	p2p_export_put_pages(buf->vmap_pages, buf->npages);
+	kvfree(buf->vmap_pages);
 	buf->vmap_pages = NULL;
 	if (atomic_dec_and_test(&buf->maps))
 		wake_up_all(&buf->unmapped);
@@ -387,9 +391,8 @@ static void p2p_export_release(struct dma_buf *dmabuf)
 		exp->ops->put_owner(exp);	/* may free @exp */
 	}
 	/* No importer and no mapping is left: nothing else sees @pages. */
-	p2p_export_put_pages(buf->pages, buf->npages);
-	kfree(buf->ranges);
-	kfree(buf);
+	p2p_export_release_pages(buf);
+	p2p_export_free_buf(buf);
 }
 
 static const struct dma_buf_ops p2p_export_dmabuf_ops = {
@@ -511,18 +514,16 @@ static void p2p_export_wait_importers(struct p2p_exporter *exp,
 				     jiffies_to_msecs(P2P_REVOKE_TIMEOUT));
 }
 
-/* Pass 3. */
+/*
+ * Pass 3. Pass 1 made the buffer unusable under its reservation lock, and
+ * map, vmap and faults look at @pages only under that lock and only while
+ * it is usable, so the references go without taking the lock again; no
+ * restore can run meanwhile (exp->lock).
+ */
 static void p2p_export_drop_pages(struct p2p_dmabuf *buf)
 {
-	struct dma_buf *dmabuf = buf->dmabuf;
-	struct page **pages;
-
-	unmap_mapping_range(dmabuf->file->f_mapping, 0, 0, true);
-	dma_resv_lock(dmabuf->resv, NULL);
-	pages = buf->pages;
-	buf->pages = NULL;
-	dma_resv_unlock(dmabuf->resv);
-	p2p_export_put_pages(pages, buf->npages);
+	unmap_mapping_range(buf->dmabuf->file->f_mapping, 0, 0, true);
+	p2p_export_release_pages(buf);
 }
 
 /*
@@ -547,25 +548,28 @@ static void p2p_export_finish_revoke(struct p2p_exporter *exp)
 }
 
 /*
- * Make one buffer usable on the device's current memory. Without memory
- * for the page array it stays revoked, which is safe.
+ * Make one buffer usable on the device's current memory. If the owner
+ * cannot supply the pages it stays revoked, which is safe. The entries of
+ * @pages are filled before the reservation lock is taken: while the
+ * buffer is revoked nothing else reads them (see the struct).
  */
 static int p2p_export_restore_buf(struct p2p_exporter *exp,
 				  struct p2p_dmabuf *buf)
 {
 	struct dma_buf *dmabuf = buf->dmabuf;
-	struct page **pages;
+	int ret;
 
 	lockdep_assert_held(&exp->lock);
 	/* Only a walk or the exporting call (before the fd exists) get here. */
 	if (buf->state != P2P_DMABUF_REVOKED)
 		return 0;
-	pages = p2p_export_get_pages(buf, exp);
-	if (!pages)
-		return -ENOMEM;
+	if (WARN_ON_ONCE(buf->held))
+		return -EINVAL;
+	ret = exp->ops->get_pages(exp, buf->ranges, buf->nr_ranges, buf->pages);
+	if (ret)
+		return ret;
+	buf->held = true;
 	dma_resv_lock(dmabuf->resv, NULL);
-	WARN_ON_ONCE(buf->pages);
-	buf->pages = pages;
 	WRITE_ONCE(buf->state, P2P_DMABUF_USABLE);
 	p2p_dma_buf_notify(dmabuf);
 	dma_resv_unlock(dmabuf->resv);
@@ -605,7 +609,7 @@ void p2p_export_restore(struct p2p_exporter *exp)
 		if (buf->walk == P2P_WALK_HELD &&
 		    p2p_export_restore_buf(exp, buf))
 			dev_warn_ratelimited(exp->dev,
-					     "dma-buf %llu stays revoked: no memory for its page array\n",
+					     "dma-buf %llu stays revoked: the device could not supply its pages\n",
 					     (u64)file_inode(buf->dmabuf->file)->i_ino);
 	p2p_export_put_files(exp);
 	mutex_unlock(&exp->lock);
@@ -734,6 +738,12 @@ p2p_export_alloc_buf(struct p2p_exporter *exp,
 	}
 	buf->nr_ranges = req->nr_ranges;
 	buf->npages = total >> PAGE_SHIFT;
+	buf->pages = kvcalloc(buf->npages, sizeof(*buf->pages),
+			      GFP_KERNEL_ACCOUNT);
+	if (!buf->pages) {
+		p2p_export_free_buf(buf);
+		return ERR_PTR(-ENOMEM);
+	}
 	buf->state = P2P_DMABUF_REVOKED;
 	buf->walk = P2P_WALK_NONE;
 	atomic_set(&buf->maps, 0);
@@ -813,7 +823,6 @@ err_put:
 	return ret;
 
 err_free_buf:
-	kfree(buf->ranges);
-	kfree(buf);
+	p2p_export_free_buf(buf);
 	return ret;
 }
