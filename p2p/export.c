@@ -182,6 +182,20 @@ static void p2p_export_sgt_put_pages(struct sg_table *sgt)
 		put_page(sg_page_iter_page(&iter));
 }
 
+/*
+ * A mapping handed to an importer is gone. Revocation notifies every
+ * importer in turn, each unmapping inside its notification, and nobody
+ * waits yet: skip the wakeup's irq-disabling lock when the queue is
+ * empty. The atomic that drops @maps to zero is a full barrier, and
+ * wq_has_sleeper() pairs with the one wait_event_timeout() sets before
+ * it tests @maps, so a waiter either sees zero or is woken.
+ */
+static void p2p_export_put_map(struct p2p_dmabuf *buf)
+{
+	if (atomic_dec_and_test(&buf->maps) && wq_has_sleeper(&buf->unmapped))
+		wake_up_all(&buf->unmapped);
+}
+
 static int p2p_export_attach(struct dma_buf *dmabuf,
 			     struct dma_buf_attachment *attach)
 {
@@ -264,8 +278,7 @@ static void p2p_export_unmap(struct dma_buf_attachment *attach,
 	p2p_export_sgt_put_pages(sgt);
 	sg_free_table(sgt);
 	kfree(sgt);
-	if (atomic_dec_and_test(&buf->maps))
-		wake_up_all(&buf->unmapped);
+	p2p_export_put_map(buf);
 }
 
 /* Our memory is ordinary cacheable RAM: CPU access needs no syncing. */
@@ -332,8 +345,7 @@ static void p2p_export_vunmap(struct dma_buf *dmabuf,
 	p2p_export_put_pages(buf->vmap_pages, buf->npages);
 	kvfree(buf->vmap_pages);
 	buf->vmap_pages = NULL;
-	if (atomic_dec_and_test(&buf->maps))
-		wake_up_all(&buf->unmapped);
+	p2p_export_put_map(buf);
 }
 
 /*
