@@ -386,6 +386,7 @@ void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 	lock_map_acquire(&dma->section_map);
 	lock_map_release(&dma->section_map);
 	wait_event(dma->pin_wq, !READ_ONCE(dma->pinning));
+	refmdev_pin_cache_unmap(vdev_to_refmdev(vdev), iova, length);
 	atomic_inc(&dma->unmap_calls);
 
 	if (timed) {
