@@ -214,12 +214,13 @@ static bool pin_cache_evict(struct refmdev *rd)
  * chunk asks for read and write if the mapping allows it, so that later
  * descriptors can use it either way. On RLIMIT_MEMLOCK, the unused
  * chunks go and the pin is tried once more (@evicted says if that
- * happened already for this descriptor). Called in the pin section,
- * without pins.lock. Returns a descriptor status.
+ * happened already for this descriptor). The pages go to @pages too.
+ * Called in the pin section, without pins.lock. Returns a descriptor
+ * status.
  */
 static u32 pin_chunk_new(struct refmdev *rd, u64 iova, unsigned int npages,
 			 int prot, bool cached, bool *evicted,
-			 struct refmdev_pin_chunk **out)
+			 struct page **pages)
 {
 	struct refmdev_pin_cache *c = &rd->dma.pins;
 	int want = cached ? IOMMU_READ | IOMMU_WRITE : prot;
@@ -266,8 +267,63 @@ static u32 pin_chunk_new(struct refmdev *rd, u64 iova, unsigned int npages,
 	list_add_tail(&ch->node, &c->busy);
 	WRITE_ONCE(c->pages, c->pages + npages);
 	mutex_unlock(&c->lock);
-	*out = ch;
+	memcpy(pages, ch->pages, npages * sizeof(*pages));
 	return REFMDEV_DMA_ST_OK;
+}
+
+/* What the cache has at an IOVA, for refmdev_pin_cache_get(). */
+enum pin_lookup {
+	PIN_HIT,	/* pages it holds, now in use */
+	PIN_STALE,	/* a chunk to unpin before going on */
+	PIN_MISS,	/* pages to pin */
+};
+
+/*
+ * Look at [pos, last] in the cache. PIN_HIT: the first @n pages are
+ * copied to @pages and their chunk is marked in use. PIN_STALE: the
+ * chunk there was pinned without the permission @prot and nothing uses
+ * it, so it was detached onto @stale, and the caller unpins it. PIN_MISS:
+ * the first @n pages are not held (or not usable: the descriptor itself
+ * uses them for its other side, with another permission), and are to be
+ * pinned in the tree if @cached, else for this descriptor alone.
+ */
+static enum pin_lookup pin_cache_lookup(struct refmdev_pin_cache *c, u64 pos,
+					u64 last, int prot,
+					struct page **pages, unsigned long *n,
+					bool *cached, struct list_head *stale)
+{
+	struct refmdev_pin_chunk *ch;
+	unsigned long skip;
+
+	lockdep_assert_held(&c->lock);
+	*n = ((last - pos) >> PAGE_SHIFT) + 1;
+	*cached = c->limit;
+	if (!c->limit)	/* no cache: every pin is the descriptor's own */
+		return PIN_MISS;
+	ch = pin_tree_iter_first(&c->tree, pos, last);
+	if (!ch)
+		return PIN_MISS;
+	if (ch->start > pos) {
+		*n = (ch->start - pos) >> PAGE_SHIFT;
+		return PIN_MISS;
+	}
+	skip = (pos - ch->start) >> PAGE_SHIFT;
+	*n = min_t(unsigned long, *n, ch->npages - skip);
+	if ((ch->prot & prot) != prot) {
+		if (ch->busy) {
+			*cached = false;
+			return PIN_MISS;
+		}
+		pin_chunk_detach(c, ch, stale);
+		c->unpinning++;
+		return PIN_STALE;
+	}
+	memcpy(pages, ch->pages + skip, *n * sizeof(*pages));
+	if (!ch->busy) {
+		ch->busy = true;
+		list_move_tail(&ch->node, &c->busy);
+	}
+	return PIN_HIT;
 }
 
 /*
@@ -283,56 +339,30 @@ u32 refmdev_pin_cache_get(struct refmdev *rd, u64 iova, unsigned long npages,
 {
 	struct refmdev_pin_cache *c = &rd->dma.pins;
 	u64 last = iova + ((u64)npages << PAGE_SHIFT) - 1, pos = iova;
-	unsigned long done = 0;
+	unsigned long done = 0, n;
 	bool evicted = false;
 
 	while (done < npages) {
-		struct refmdev_pin_chunk *ch;
-		unsigned long n, skip;
+		enum pin_lookup found;
 		LIST_HEAD(stale);
-		bool cached = true;
+		bool cached;
 		u32 st;
 
 		mutex_lock(&c->lock);
-		ch = pin_tree_iter_first(&c->tree, pos, last);
-		if (ch && ch->start <= pos && (ch->prot & prot) == prot) {
-			skip = (pos - ch->start) >> PAGE_SHIFT;
-			n = min_t(unsigned long, npages - done,
-				  ch->npages - skip);
-			memcpy(pages + done, ch->pages + skip,
-			       n * sizeof(*pages));
-			if (!ch->busy) {
-				ch->busy = true;
-				list_move_tail(&ch->node, &c->busy);
-			}
-			mutex_unlock(&c->lock);
-			done += n;
-			pos += (u64)n << PAGE_SHIFT;
-			continue;
-		}
-		if (ch && ch->start <= pos && !ch->busy) {
-			/* Pinned without the permission we need: again. */
-			pin_chunk_detach(c, ch, &stale);
-			c->unpinning++;
-			mutex_unlock(&c->lock);
+		found = pin_cache_lookup(c, pos, last, prot, pages + done, &n,
+					 &cached, &stale);
+		mutex_unlock(&c->lock);
+		if (found == PIN_STALE) {
 			pin_chunks_unpin(rd, &stale, true);
 			continue;
 		}
-		if (ch && ch->start <= pos) {
-			/* Ours, for the other side: a private pin. */
-			cached = false;
-			n = (ch->last - pos + 1) >> PAGE_SHIFT;
-		} else {
-			/* A gap, up to the next chunk. */
-			n = ((ch ? ch->start - 1 : last) - pos + 1) >> PAGE_SHIFT;
+		if (found == PIN_MISS) {
+			n = min_t(unsigned long, n, VFIO_PIN_PAGES_MAX_ENTRIES);
+			st = pin_chunk_new(rd, pos, n, prot, cached, &evicted,
+					   pages + done);
+			if (st != REFMDEV_DMA_ST_OK)
+				return st;
 		}
-		mutex_unlock(&c->lock);
-		n = min3(n, npages - done,
-			 (unsigned long)VFIO_PIN_PAGES_MAX_ENTRIES);
-		st = pin_chunk_new(rd, pos, n, prot, cached, &evicted, &ch);
-		if (st != REFMDEV_DMA_ST_OK)
-			return st;
-		memcpy(pages + done, ch->pages, n * sizeof(*pages));
 		done += n;
 		pos += (u64)n << PAGE_SHIFT;
 	}
