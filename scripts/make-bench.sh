@@ -8,7 +8,12 @@
 # than build/: a parallel run must not overwrite the tree's results) and
 # print them as a table. bench.json is a JSON list of {"name", "value",
 # "unit", "baseline", "ratio"}; check rows also have "check": "PASS" or
-# "FAIL". Exits non-zero if the VM run failed or no results came out; a
+# "FAIL" and "goal", what PASS means (issue 13's goals: copy paths as a
+# ratio to memcpy(), revocation time, mdev lifecycles per second). Copy
+# rows come as <path>_cold (no pin cache) and <path>_warm (the driver's
+# default cache); a driver without the pin_cache_pages parameter gives
+# only the cold ones (see selftests/bench/dma_bench.c). Exits non-zero
+# if the VM run failed or no results came out; a
 # failed run leaves no bench.json behind, so that numbers from an older
 # run are never taken for this one's. A failed check does not fail the
 # run (the numbers are still valid): it is reported, loudly, at the end.
