@@ -39,9 +39,11 @@ KTAP_BACKENDS(KTAP_BOTH);
 #define PAGES(len)	((long)(((len) + 4095) / 4096))
 
 FIXTURE(cache) {};
+
 FIXTURE_VARIANT(cache) {
 	unsigned long pages;		/* pin_cache_pages for the test's devices */
 };
+
 FIXTURE_VARIANT_ADD(cache, off) { .pages = 0 };
 FIXTURE_VARIANT_ADD(cache, on) { .pages = PIN_CACHE_DEFAULT };
 

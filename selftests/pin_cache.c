@@ -37,7 +37,7 @@ KTAP_BACKENDS(KTAP_BOTH);
 
 #define PAGE		4096
 #define SZ_64K		(64 << 10)
-#define SZ_1M		(1 << 20)
+#define SZ_1M		0x100000
 #define SRC_IOVA	0x10000000ull
 #define DST_IOVA	0x40000000ull
 #define RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
@@ -319,6 +319,14 @@ TEST(read_only_remap_of_a_cached_range_refuses_writes)
 	free(snap);
 }
 
+/* Copy the @i-th 64 KiB of the source to the same place in the destination. */
+static void copy_64k(struct dma_ring *r, struct guest_mem *src,
+		     struct guest_mem *dst, int i)
+{
+	copy_ok(r, SRC_IOVA + i * SZ_64K, DST_IOVA + i * SZ_64K, SZ_64K,
+		(__u8 *)src->va + i * SZ_64K, (__u8 *)dst->va + i * SZ_64K);
+}
+
 /*
  * With a bound of 64 pages, descriptors touching 256 pages leave at most
  * 64 pinned, the least recently used evicted first: of 32-page
@@ -341,31 +349,27 @@ TEST(bound_holds_and_evicts_least_recently_used)
 	base = vm_charge_now();
 	fill_random(src->va, SZ_1M, 15);
 
-#define RUN(i)	copy_ok(r, SRC_IOVA + (i) * SZ_64K, DST_IOVA + (i) * SZ_64K, \
-			SZ_64K, (__u8 *)src->va + (i) * SZ_64K,		\
-			(__u8 *)dst->va + (i) * SZ_64K)
 	/* 16 + 16 pages each. */
 	for (i = 0; i < 8; i++) {
-		RUN(i);
+		copy_64k(r, src, dst, i);
 		ASSERT_VM_CHARGE_CACHED(base, d);
 	}
 	ASSERT_EQ(dev_pinned_pages(d), SMALL_BOUND);
 	/* 7 and 6 are the most recent: warm. Now 6 is the newest. */
 	calls = dev_pin_calls(d);
-	RUN(7);
-	RUN(6);
+	copy_64k(r, src, dst, 7);
+	copy_64k(r, src, dst, 6);
 	ASSERT_EQ(dev_pin_calls(d), calls);
 	/* 0 was evicted long ago; running it evicts 7, the older of 6 and 7. */
-	RUN(0);
+	copy_64k(r, src, dst, 0);
 	ASSERT_TRUE(dev_pin_calls(d) > calls);
 	ASSERT_VM_CHARGE_CACHED(base, d);
 	calls = dev_pin_calls(d);
-	RUN(6);
+	copy_64k(r, src, dst, 6);
 	ASSERT_EQ(dev_pin_calls(d), calls);
-	RUN(7);
+	copy_64k(r, src, dst, 7);
 	ASSERT_TRUE(dev_pin_calls(d) > calls);
 	ASSERT_VM_CHARGE_CACHED(base, d);
-#undef RUN
 }
 
 /* A descriptor of 512 pages with a bound of 64: it runs, then is cut. */

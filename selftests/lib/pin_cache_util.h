@@ -51,10 +51,11 @@ struct vm_charge vm_charge_plus(struct vm_charge base, long pages);
  * cache off, that is nothing.
  */
 #define ASSERT_VM_CHARGE_CACHED(base, d) do {				\
-	long held_ = dev_pinned_pages(d);				\
+	struct vfio_dev *dev_ = (d);					\
+	long held_ = dev_pinned_pages(dev_);				\
 									\
 	if (held_ < 0 || held_ > pin_cache_bound())			\
-		FAIL("%s: %ld pages pinned, bound %ld", (d)->uuid,	\
+		FAIL("%s: %ld pages pinned, bound %ld", dev_->uuid,	\
 		     held_, pin_cache_bound());				\
 	ASSERT_VM_CHARGE(vm_charge_plus((base), held_));		\
 } while (0)
