@@ -6,6 +6,10 @@
  *
  *   unmap_calls   .dma_unmap calls this device has had (one per device
  *                 per notification round of type1 or iommufd)
+ *   pinned_pages  guest pages the DMA engine holds pinned now; between
+ *                 descriptors, what its pin cache holds
+ *   pin_calls     vfio_pin_pages() calls it has made: the pin cache's
+ *                 misses
  */
 #include <linux/debugfs.h>
 #include "refmdev.h"
@@ -29,6 +33,10 @@ void refmdev_debugfs_add(struct refmdev *rd)
 					 refmdev_debugfs_root);
 	debugfs_create_atomic_t("unmap_calls", 0400, rd->debugfs,
 				&rd->dma.unmap_calls);
+	debugfs_create_ulong("pinned_pages", 0400, rd->debugfs,
+			     &rd->dma.pins.pages);
+	debugfs_create_atomic_t("pin_calls", 0400, rd->debugfs,
+				&rd->dma.pins.pin_calls);
 }
 
 void refmdev_debugfs_remove(struct refmdev *rd)

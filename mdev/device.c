@@ -213,6 +213,7 @@ static int refmdev_open_device(struct vfio_device *vdev)
 		refmdev_devmem_file_close(rd);
 		return ret;
 	}
+	refmdev_pin_cache_open(rd);
 	refmdev_dma_set_active(rd, true);
 	mutex_lock(&rd->reset_lock);
 	mutex_lock(&rd->lock);
@@ -236,6 +237,7 @@ static void refmdev_close_device(struct vfio_device *vdev)
 	mutex_lock(&rd->reset_lock);
 	refmdev_dma_quiesce(rd);
 	mutex_unlock(&rd->reset_lock);
+	refmdev_dma_scratch_free(rd);
 	refmdev_dma_set_active(rd, false);
 	p2p_windows_detach_all(&rd->windows);
 	refmdev_irq_release_all(rd);

@@ -29,6 +29,7 @@ void refmdev_dma_init(struct refmdev *rd)
 	lockdep_init_map(&dma->section_map, "refmdev_pin_section",
 			 &section_key, 0);
 	atomic_set(&dma->unmap_calls, 0);
+	refmdev_pin_cache_init(rd);
 	/* Registers start at zero: vfio_alloc_device() zeroes @rd. */
 }
 
@@ -252,9 +253,10 @@ static void refmdev_dma_work(struct work_struct *work)
 }
 
 /*
- * Stop the engine for a reset or close: no new work is queued, and a
- * running worker finishes its current descriptor (and so drops its pins)
- * before this returns.
+ * Stop the engine for a reset, a bus-master fence or close: no new work
+ * is queued, a running worker finishes its current descriptor, and the
+ * pins it kept are dropped before this returns. A guest that resets its
+ * device, or a new user, starts with nothing of the old mappings pinned.
  */
 void refmdev_dma_quiesce(struct refmdev *rd)
 {
@@ -262,6 +264,7 @@ void refmdev_dma_quiesce(struct refmdev *rd)
 	rd->dma.stopping = true;
 	mutex_unlock(&rd->lock);
 	cancel_work_sync(&rd->dma.work);
+	refmdev_pin_cache_drop(rd);
 }
 
 /*

@@ -4,13 +4,15 @@
  * destination into arrays of pages (or, for a P2P window, a kernel
  * mapping), copy or fill, let them go.
  *
- * Guest memory is reached by pinning with vfio_pin_pages(), at most
- * VFIO_PIN_PAGES_MAX_ENTRIES pages per call, page-aligned IOVAs, and
- * unpinned with exactly the same calls. Both sides are pinned in full
- * before a byte moves: a descriptor either completes or fails having
- * written nothing, and the pages it pins at once are what counts against
- * the owner's RLIMIT_MEMLOCK. Device memory (BAR2) is reached through the
- * device's own page array, holding a page reference for the duration.
+ * Guest memory is reached through the pin cache (pin_cache.c), which
+ * pins with vfio_pin_pages() what it does not hold yet. Both sides are
+ * pinned in full before a byte moves: a descriptor either completes or
+ * fails having written nothing. Device memory (BAR2) is reached through
+ * the device's own page array, holding a page reference for the
+ * duration. The page arrays and a fill's tile are the worker's scratch,
+ * kept from one descriptor to the next, and pages that follow each other
+ * in memory are copied as one run, so that a descriptor on cached memory
+ * allocates nothing and costs little more than the copy itself.
  *
  * Called from the DMA worker, which opens the pin section (see
  * unmap_gate.c) here, after everything that may wait long on others: the
@@ -21,54 +23,33 @@
 #include <linux/highmem.h>
 #include <linux/iommu.h>
 #include <linux/overflow.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include "compat.h"
 #include "refmdev.h"
 
 /* How a span holds its memory. */
 enum refmdev_span_kind {
-	SPAN_PINNED,		/* vfio pins of guest memory */
+	SPAN_PINNED,		/* guest memory, from the pin cache */
 	SPAN_DEVMEM,		/* references on our own BAR2 pages */
 	SPAN_WINDOW,		/* a P2P window's kernel mapping, under its resv lock */
 };
 
-/* One side of a transfer: pages, or a kernel address for a window. */
+/*
+ * One side of a transfer: pages, or a kernel address for a window. The
+ * page array is the worker's scratch (struct refmdev_xfer_scratch).
+ */
 struct refmdev_span {
-	struct page **pages;
+	struct page **pages;	/* NULL until the span holds its memory */
 	unsigned long npages;
-	u64 iova;		/* of pages[0], when pinned */
 	unsigned int offset;	/* of the first byte, in pages[0] */
 	enum refmdev_span_kind kind;
 	struct p2p_window *win;	/* SPAN_WINDOW: */
 	u8 *vaddr;			/* its first byte */
 };
 
-/*
- * The two backends answer vfio_pin_pages() differently: type1 gives
- * EINVAL for an IOVA that is not (fully) mapped; iommufd gives ENOENT for
- * that and EINVAL for a range being unmapped right now, for no IOAS
- * attached, and also for an area mapped from a user address that is not
- * page aligned, which type1 refuses at map time. That last case is
- * mapped but cannot be pinned, and still reads UNMAPPED here: the errno
- * does not tell it apart.
- */
-static u32 refmdev_xfer_pin_status(int err)
-{
-	switch (err) {
-	case -EINVAL:
-	case -ENOENT:
-		return REFMDEV_DMA_ST_UNMAPPED;
-	case -EPERM:
-		return REFMDEV_DMA_ST_READ_ONLY;
-	case -ENOMEM:
-		return REFMDEV_DMA_ST_NO_MEMLOCK;
-	case -ENODEV:
-	case -ESRCH:
-		return REFMDEV_DMA_ST_NO_OWNER;
-	default:
-		return REFMDEV_DMA_ST_FAULT;
-	}
-}
+/* The largest copy without a reschedule, whatever the pages allow. */
+#define REFMDEV_XFER_RUN_MAX	SZ_1M
 
 /* The P2P core's window errnos (p2p/p2p.h) as descriptor statuses. */
 static u32 refmdev_xfer_window_status(int err)
@@ -89,101 +70,100 @@ static u32 refmdev_xfer_window_status(int err)
 	}
 }
 
-static void span_unpin(struct refmdev *rd, struct refmdev_span *span,
-		       unsigned long count)
+/*
+ * Scratch page arrays for a descriptor of up to @npages pages a side:
+ * grown when a larger one comes, kept until close.
+ */
+static int refmdev_xfer_scratch_reserve(struct refmdev *rd,
+					unsigned long npages)
 {
-	unsigned long done = 0;
+	struct refmdev_xfer_scratch *sc = &rd->dma.scratch;
+	struct page **fresh[2];
+	int i;
 
-	while (done < count) {
-		unsigned long n = min_t(unsigned long, count - done,
-					VFIO_PIN_PAGES_MAX_ENTRIES);
-
-		refmdev_dma_type1_call_begin(rd);
-		vfio_unpin_pages(&rd->vdev, span->iova + done * PAGE_SIZE, n);
-		refmdev_dma_type1_call_end(rd);
-		done += n;
+	if (npages <= sc->npages)
+		return 0;
+	for (i = 0; i < 2; i++) {
+		fresh[i] = kvmalloc_array(npages, sizeof(*fresh[i]),
+					  GFP_KERNEL);
+		if (!fresh[i])
+			goto fail;
 	}
+	for (i = 0; i < 2; i++) {
+		kvfree(sc->pages[i]);
+		sc->pages[i] = fresh[i];
+	}
+	sc->npages = npages;
+	return 0;
+fail:
+	while (i--)
+		kvfree(fresh[i]);
+	return -ENOMEM;
 }
 
-static void span_release(struct refmdev *rd, struct refmdev_span *span)
+void refmdev_dma_scratch_free(struct refmdev *rd)
+{
+	struct refmdev_xfer_scratch *sc = &rd->dma.scratch;
+
+	kvfree(sc->pages[0]);
+	kvfree(sc->pages[1]);
+	kfree(sc->tile);
+	memset(sc, 0, sizeof(*sc));
+}
+
+static void span_release(struct refmdev_span *span)
 {
 	unsigned long i;
 
-	if (span->kind == SPAN_WINDOW) {
+	switch (span->kind) {
+	case SPAN_WINDOW:
 		if (span->vaddr)
 			p2p_window_end(span->win);
 		span->vaddr = NULL;
-		return;
-	}
-	if (!span->pages)
-		return;
-	switch (span->kind) {
-	case SPAN_PINNED:
-		span_unpin(rd, span, span->npages);
 		break;
 	case SPAN_DEVMEM:
-		for (i = 0; i < span->npages; i++)
+		for (i = 0; span->pages && i < span->npages; i++)
 			put_page(span->pages[i]);
 		break;
-	case SPAN_WINDOW:
+	case SPAN_PINNED:	/* the cache's, until refmdev_pin_cache_put() */
 		break;
 	}
-	kvfree(span->pages);
 	span->pages = NULL;
 }
 
-static int span_alloc(struct refmdev_span *span, u64 addr, u32 len)
+static void span_init(struct refmdev *rd, struct refmdev_span *span,
+		      int side, u64 addr, u32 len)
 {
 	span->offset = offset_in_page(addr);
 	span->npages = DIV_ROUND_UP(span->offset + (u64)len, PAGE_SIZE);
-	span->pages = kvmalloc_array(span->npages, sizeof(*span->pages),
-				     GFP_KERNEL);
-	return span->pages ? 0 : -ENOMEM;
+	span->pages = rd->dma.scratch.pages[side];
 }
 
 /* Pin [iova, iova + len) of guest memory; all or nothing. */
-static u32 span_pin(struct refmdev *rd, struct refmdev_span *span, u64 iova,
-		    u32 len, int prot)
+static u32 span_pin(struct refmdev *rd, struct refmdev_span *span, int side,
+		    u64 iova, u32 len, int prot)
 {
-	unsigned long done = 0;
-	int ret;
+	u32 st;
 
-	if (span_alloc(span, iova, len))
-		return REFMDEV_DMA_ST_NO_MEM;
-	span->iova = iova & PAGE_MASK;
 	span->kind = SPAN_PINNED;
-
-	while (done < span->npages) {
-		int n = min_t(unsigned long, span->npages - done,
-			      VFIO_PIN_PAGES_MAX_ENTRIES);
-
-		refmdev_dma_type1_call_begin(rd);
-		ret = vfio_pin_pages(&rd->vdev, span->iova + done * PAGE_SIZE,
-				     n, prot, span->pages + done);
-		refmdev_dma_type1_call_end(rd);
-		if (ret != n) {
-			span_unpin(rd, span, done);
-			kvfree(span->pages);
-			span->pages = NULL;
-			return refmdev_xfer_pin_status(ret < 0 ? ret : -EFAULT);
-		}
-		done += n;
-	}
-	return REFMDEV_DMA_ST_OK;
+	span_init(rd, span, side, iova, len);
+	st = refmdev_pin_cache_get(rd, iova & PAGE_MASK, span->npages, prot,
+				   span->pages);
+	if (st != REFMDEV_DMA_ST_OK)
+		span->pages = NULL;
+	return st;
 }
 
 /* Take references on the BAR2 pages behind [off, off + len). */
-static u32 span_devmem(struct refmdev *rd, struct refmdev_span *span, u64 off,
-		       u32 len)
+static u32 span_devmem(struct refmdev *rd, struct refmdev_span *span,
+		       int side, u64 off, u32 len)
 {
 	if (off >= rd->type->devmem_size || len > rd->type->devmem_size - off)
 		return REFMDEV_DMA_ST_DEVMEM_RANGE;
-	if (span_alloc(span, off, len))
-		return REFMDEV_DMA_ST_NO_MEM;
 	span->kind = SPAN_DEVMEM;
+	span_init(rd, span, side, off, len);
 	if (refmdev_devmem_get_pages(rd, off >> PAGE_SHIFT, span->npages,
 				     span->pages)) {
-		kvfree(span->pages);
 		span->pages = NULL;
 		return REFMDEV_DMA_ST_DEVMEM_RANGE;
 	}
@@ -208,35 +188,42 @@ static u32 span_window(struct refmdev_span *span, struct p2p_window *win,
 	return refmdev_xfer_window_status(ret);
 }
 
-/* Byte @off of the span, mapped; span_unmap() when done. */
-static void *span_map(struct refmdev_span *span, u64 off)
+/*
+ * Byte @off of the span, mapped, and in @run how many bytes from there on
+ * are contiguous in that mapping (at most @max): a window is one mapping;
+ * pages are merged while they follow each other in memory, which needs no
+ * mapping on a kernel without highmem. span_unmap() when done.
+ */
+static void *span_map(struct refmdev_span *span, u64 off, u64 max, u64 *run)
 {
-	if (span->kind == SPAN_WINDOW)
+	unsigned long idx, last;
+
+	if (span->kind == SPAN_WINDOW) {
+		*run = max;
 		return span->vaddr + off;
+	}
 	off += span->offset;
-	return kmap_local_page(span->pages[off >> PAGE_SHIFT]) +
-	       offset_in_page(off);
+	idx = off >> PAGE_SHIFT;
+	*run = min_t(u64, max, PAGE_SIZE - offset_in_page(off));
+	if (IS_ENABLED(CONFIG_HIGHMEM))
+		return kmap_local_page(span->pages[idx]) + offset_in_page(off);
+	for (last = idx; *run < max && last + 1 < span->npages &&
+	     span->pages[last + 1] == nth_page(span->pages[last], 1); last++)
+		*run = min_t(u64, max, *run + PAGE_SIZE);
+	return page_address(span->pages[idx]) + offset_in_page(off);
 }
 
 static void span_unmap(struct refmdev_span *span, void *addr)
 {
-	if (span->kind != SPAN_WINDOW)
+	if (span->kind != SPAN_WINDOW && IS_ENABLED(CONFIG_HIGHMEM))
 		kunmap_local(addr);
 }
 
-/* How much of the span from byte @off on lies in one page. */
-static u64 span_chunk(struct refmdev_span *span, u64 off)
+static u32 span_get(struct refmdev *rd, struct refmdev_span *span, int side,
+		    u64 addr, u32 len, bool devmem, int prot)
 {
-	if (span->kind == SPAN_WINDOW)
-		return PAGE_SIZE;
-	return PAGE_SIZE - offset_in_page(span->offset + off);
-}
-
-static u32 span_get(struct refmdev *rd, struct refmdev_span *span, u64 addr,
-		    u32 len, bool devmem, int prot)
-{
-	return devmem ? span_devmem(rd, span, addr, len) :
-			span_pin(rd, span, addr, len, prot);
+	return devmem ? span_devmem(rd, span, side, addr, len) :
+			span_pin(rd, span, side, addr, len, prot);
 }
 
 static void span_copy(struct refmdev_span *dst, struct refmdev_span *src, u32 len)
@@ -244,42 +231,46 @@ static void span_copy(struct refmdev_span *dst, struct refmdev_span *src, u32 le
 	u64 done = 0;
 
 	while (done < len) {
-		size_t n = min3((u64)len - done, span_chunk(src, done),
-				span_chunk(dst, done));
-		void *from = span_map(src, done);
-		void *to = span_map(dst, done);
+		u64 max = min_t(u64, len - done, REFMDEV_XFER_RUN_MAX);
+		u64 src_run, dst_run;
+		void *from = span_map(src, done, max, &src_run);
+		void *to = span_map(dst, done, src_run, &dst_run);
 
-		memcpy(to, from, n);
+		memcpy(to, from, dst_run);
 		span_unmap(dst, to);
 		span_unmap(src, from);
-		done += n;
+		done += dst_run;
 		cond_resched();
 	}
 }
 
 /* Destination byte k becomes byte k % 8 of @pattern. */
-static u32 span_fill(struct refmdev_span *dst, u64 pattern, u32 len)
+static u32 span_fill(struct refmdev *rd, struct refmdev_span *dst,
+		     u64 pattern, u32 len)
 {
-	u8 *tile;
+	struct refmdev_xfer_scratch *sc = &rd->dma.scratch;
+	__le64 word = cpu_to_le64(pattern);
 	u64 done = 0;
 	unsigned int i;
 
-	/* A page of the pattern plus 7 bytes, to start at any phase. */
-	tile = kmalloc(PAGE_SIZE + 8, GFP_KERNEL);
-	if (!tile)
-		return REFMDEV_DMA_ST_NO_MEM;
-	for (i = 0; i < PAGE_SIZE + 8; i++)
-		tile[i] = pattern >> (8 * (i % 8));
+	/* A page of the pattern plus 8 bytes, to start at any phase. */
+	if (!sc->tile) {
+		sc->tile = kmalloc(PAGE_SIZE + 8, GFP_KERNEL);
+		if (!sc->tile)
+			return REFMDEV_DMA_ST_NO_MEM;
+	}
+	for (i = 0; i < PAGE_SIZE + 8; i += 8)
+		memcpy(sc->tile + i, &word, 8);
 	while (done < len) {
-		size_t n = min_t(u64, (u64)len - done, span_chunk(dst, done));
-		void *to = span_map(dst, done);
+		u64 run;
+		void *to = span_map(dst, done,
+				    min_t(u64, len - done, PAGE_SIZE), &run);
 
-		memcpy(to, tile + (done % 8), n);
+		memcpy(to, sc->tile + (done % 8), run);
 		span_unmap(dst, to);
-		done += n;
+		done += run;
 		cond_resched();
 	}
-	kfree(tile);
 	return REFMDEV_DMA_ST_OK;
 }
 
@@ -354,13 +345,13 @@ static u32 refmdev_xfer_run(struct refmdev *rd, u64 src, u64 dst, u32 len,
 	 * takes mmap_lock, which comes first (lock order: refmdev.h).
 	 */
 	if (!dwin) {
-		st = span_get(rd, &d, dst, len,
+		st = span_get(rd, &d, 0, dst, len,
 			      flags & REFMDEV_DMA_F_DST_DEVMEM, IOMMU_WRITE);
 		if (st != REFMDEV_DMA_ST_OK)
 			goto out;
 	}
 	if (!fill && !swin) {
-		st = span_get(rd, &s, src, len,
+		st = span_get(rd, &s, 1, src, len,
 			      flags & REFMDEV_DMA_F_SRC_DEVMEM, IOMMU_READ);
 		if (st != REFMDEV_DMA_ST_OK)
 			goto out;
@@ -373,20 +364,17 @@ static u32 refmdev_xfer_run(struct refmdev *rd, u64 src, u64 dst, u32 len,
 		goto out;
 
 	if (fill)
-		st = span_fill(&d, src, len);
+		st = span_fill(rd, &d, src, len);
 	else
 		span_copy(&d, &s, len);
 out:
 	/*
-	 * The window's reservation lock goes first, before any unpin: type1's
-	 * iommu->lock comes before it (lock order: refmdev.h).
+	 * The window's reservation lock goes before the pin cache may unpin:
+	 * type1's iommu->lock comes before it (lock order: refmdev.h).
 	 */
-	if (s.kind == SPAN_WINDOW)
-		span_release(rd, &s);
-	if (d.kind == SPAN_WINDOW)
-		span_release(rd, &d);
-	span_release(rd, &s);
-	span_release(rd, &d);
+	span_release(&s);
+	span_release(&d);
+	refmdev_pin_cache_put(rd);
 	return st;
 }
 
@@ -401,6 +389,9 @@ u32 refmdev_dma_transfer(struct refmdev *rd,
 	st = refmdev_xfer_check(desc, flags);
 	if (st != REFMDEV_DMA_ST_OK)
 		return st;
+	/* Either side spans at most one page more than its length needs. */
+	if (refmdev_xfer_scratch_reserve(rd, DIV_ROUND_UP(len, PAGE_SIZE) + 1))
+		return REFMDEV_DMA_ST_NO_MEM;
 
 	/*
 	 * A descriptor that uses a window holds windows.lock to the end, so

@@ -9,6 +9,7 @@
 #include <linux/mdev.h>
 #include <linux/mutex.h>
 #include <linux/pci_regs.h>
+#include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/vfio.h>
@@ -93,21 +94,60 @@ struct refmdev_irqs {
 };
 
 /*
- * The DMA engine (dma.c, dma_xfer.c, unmap_gate.c).
+ * Guest memory the DMA engine keeps pinned between descriptors
+ * (pin_cache.c, which explains the rules).
+ *
+ * @lock protects the tree of chunks, the lists and the page counts; it
+ * is never held across a pin or unpin. Only the worker adds chunks and
+ * uses them, inside its pin section; .dma_unmap and the engine's stops
+ * take them out. @unpinning counts those that took chunks out and have
+ * not unpinned them yet (under @lock), and @unpinned is where .dma_unmap
+ * waits for it to reach zero. @pages (pinned now, in every chunk) is
+ * written under @lock and read without it by debugfs.
+ */
+struct refmdev_pin_cache {
+	struct mutex lock;	/* see above */
+	struct rb_root_cached tree;	/* cached chunks by IOVA */
+	struct list_head idle;	/* cached, unused; least recently used first */
+	struct list_head busy;	/* used by the descriptor in hand */
+	unsigned long pages;
+	unsigned long cached_pages;	/* in the tree */
+	unsigned long limit;	/* pin_cache_pages, when the device was opened */
+	unsigned int unpinning;
+	wait_queue_head_t unpinned;
+	atomic_t pin_calls;	/* vfio_pin_pages() calls, for debugfs */
+};
+
+/*
+ * Scratch space of the worker for one descriptor, so that the copy path
+ * allocates nothing once warm: the page arrays of its two sides (grown
+ * to the largest descriptor seen) and the tile a fill copies from. Only
+ * the worker touches them; freed at close, when it is stopped.
+ */
+struct refmdev_xfer_scratch {
+	struct page **pages[2];
+	unsigned long npages;	/* capacity of each */
+	u8 *tile;
+};
+
+/*
+ * The DMA engine (dma.c, dma_xfer.c, pin_cache.c, unmap_gate.c).
  *
  * Register state (ring_base .. completed, stopping) is protected by
  * refmdev.lock. The worker takes that lock only to read and update the
  * registers, never while it touches guest memory, so register accesses
  * and interrupts are never held up by a transfer.
  *
- * Pin sections. Every pin the engine takes lives inside a pin section:
- * the worker sets @pinning (refmdev_dma_section_begin()) before its first
- * vfio_pin_pages() for a descriptor and clears it after the last
- * vfio_unpin_pages(). .dma_unmap, while the device is open (@active),
- * links it to a record of the unmapping task's system call
- * (@unmap_links), which keeps the worker from opening a section until
- * every such call has returned (unmap_gate.c), and waits until @pinning
- * is clear: when it returns, the engine holds no pin at all. A section
+ * Pin sections. The engine pins and uses pinned pages only inside a pin
+ * section: the worker sets @pinning (refmdev_dma_section_begin()) before
+ * its first vfio_pin_pages() for a descriptor and clears it once the
+ * descriptor is done with its pins; what it keeps stays in @pins, the pin
+ * cache. .dma_unmap, while the device is open (@active), links it to a
+ * record of the unmapping task's system call (@unmap_links), which keeps
+ * the worker from opening a section until every such call has returned
+ * (unmap_gate.c), waits until @pinning is clear, and then unpins what
+ * @pins holds in the range: when it returns, the engine holds no pin
+ * there. A section
  * waits for the pinning of the user's own memory (GUP, which a FUSE
  * server can hold) and for the reservation lock of a window's dma-buf
  * (held briefly by its exporter and importers, never across a wait on
@@ -166,6 +206,9 @@ struct refmdev_dma {
 	struct lockdep_map section_map;
 	wait_queue_head_t pin_wq;
 	atomic_t unmap_calls;
+
+	struct refmdev_pin_cache pins;
+	struct refmdev_xfer_scratch scratch;
 };
 
 /* BAR0 register state; protected by refmdev.lock. */
@@ -207,6 +250,7 @@ struct refmdev_regs {
  *   windows.lock (p2p/p2p.h; the DMA worker, across one descriptor)
  *     the pin section (struct refmdev_dma: type1's iommu->lock, mmap_lock)
  *       a dma-buf's reservation lock
+ *       dma.pins.lock (never held across a pin or unpin)
  *   mmap_lock (faults on a BAR2 or dma-buf mapping)
  *     devmem.lock, or a dma-buf's reservation lock
  *   dma.pin_lock, unmap_gate.c's unmappers_lock, the module's budget_lock:
@@ -307,6 +351,15 @@ void refmdev_dma_type1_call_end(struct refmdev *rd);
 void refmdev_dma_section_begin(struct refmdev *rd);
 void refmdev_dma_section_end(struct refmdev *rd);
 
+/* pin_cache.c: guest memory the engine keeps pinned */
+void refmdev_pin_cache_init(struct refmdev *rd);
+void refmdev_pin_cache_open(struct refmdev *rd);
+u32 refmdev_pin_cache_get(struct refmdev *rd, u64 iova, unsigned long npages,
+			  int prot, struct page **pages);
+void refmdev_pin_cache_put(struct refmdev *rd);
+void refmdev_pin_cache_unmap(struct refmdev *rd, u64 iova, u64 length);
+void refmdev_pin_cache_drop(struct refmdev *rd);
+
 /* debugfs.c: counters for the selftests */
 void refmdev_debugfs_init(void);
 void refmdev_debugfs_exit(void);
@@ -316,6 +369,7 @@ void refmdev_debugfs_remove(struct refmdev *rd);
 /* dma_xfer.c: one descriptor's transfer */
 u32 refmdev_dma_transfer(struct refmdev *rd,
 			 const struct refmdev_dma_desc *desc);
+void refmdev_dma_scratch_free(struct refmdev *rd);
 
 /*
  * device.c: reset and the VFIO device ops.

@@ -2,10 +2,11 @@
 /*
  * The .dma_unmap barrier, and the pin sections it waits for.
  *
- * Every pin the DMA engine takes lives inside a pin section (see struct
- * refmdev_dma). .dma_unmap waits for the device's current section to
- * close; since the engine unpins everything at the end of a section,
- * once it returns the device holds no pin at all.
+ * The DMA engine pins, and uses what it pinned, only inside a pin section
+ * (see struct refmdev_dma). .dma_unmap waits for the device's current
+ * section to close; the engine's only pins then are those its pin cache
+ * keeps, and .dma_unmap unpins every one in the range (pin_cache.c), so
+ * once it returns the device holds no pin there.
  *
  * That alone is not enough. type1 (and iommufd) notify the devices of one
  * IOMMU context in turn, from the task doing the unmap, with their own
@@ -386,6 +387,7 @@ void refmdev_dma_unmap(struct vfio_device *vdev, u64 iova, u64 length)
 	lock_map_acquire(&dma->section_map);
 	lock_map_release(&dma->section_map);
 	wait_event(dma->pin_wq, !READ_ONCE(dma->pinning));
+	refmdev_pin_cache_unmap(vdev_to_refmdev(vdev), iova, length);
 	atomic_inc(&dma->unmap_calls);
 
 	if (timed) {

@@ -1,0 +1,417 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The DMA engine's cache of pinned guest memory.
+ *
+ * Pinning through vfio_pin_pages() costs about as much per page as
+ * copying the page (type1 looks each page up, allocates its tracking and
+ * charges locked memory one page at a time), so the engine keeps what it
+ * pinned after a descriptor is done, in chunks keyed by IOVA, and the
+ * next descriptor on the same memory pins nothing. Kept pins are only
+ * valid as long as the IOVA maps the same memory, and the IOMMU backends
+ * say when that ends: .dma_unmap. So:
+ *
+ *  - .dma_unmap unpins every cached chunk that overlaps the range before
+ *    it returns (a chunk partly inside goes whole), and waits for anyone
+ *    else's unpinning of ours that is under way. With unmap_gate.c, which
+ *    keeps the engine from pinning again until the unmap is over, the
+ *    device holds no pin in the range when the unmap returns, cache or no
+ *    cache.
+ *  - Stopping the engine (reset, FLR, bus mastering off, close) drops the
+ *    whole cache: a new user, or a guest that just reset its device, finds
+ *    nothing of the old mappings pinned.
+ *  - The cache is bounded by pin_cache_pages per device, read at open.
+ *    After each descriptor, unused chunks beyond it are unpinned least
+ *    recently used first; a descriptor larger than the bound still runs,
+ *    and is trimmed after. 0 turns the cache off: every descriptor pins
+ *    and unpins its own pages, as before there was a cache.
+ *  - Every page the cache holds is charged as a pin by the backend (type1:
+ *    to the mapping task's locked_vm, once per IOVA page; iommufd: its
+ *    own accounting), and the cache never pins one IOVA page twice, so the
+ *    charge of the device's pins is exactly @pages. When a pin fails on
+ *    RLIMIT_MEMLOCK, the unused chunks are unpinned and the pin tried once
+ *    more before the descriptor fails.
+ *
+ * A chunk is one vfio_pin_pages() call and is unpinned with exactly that
+ * call's range: iommufd counts accesses per call and area. Chunks in the
+ * tree never overlap, since only the worker adds them and only into gaps.
+ * A descriptor that needs a chunk's pages with a permission the chunk was
+ * not pinned with unpins it and pins again, unless the descriptor itself
+ * is using it (its source and destination share a page): then it pins a
+ * private chunk for its own use, outside the tree, unpinned at its end.
+ *
+ * Locking: pins.lock covers the tree, the lists and the counters, and is
+ * never held across a pin or unpin, which take type1's iommu->lock (the
+ * order in refmdev.h). Chunks leave the tree under it; whoever took them
+ * out counts itself in @unpinning until they are unpinned, which is what
+ * .dma_unmap waits for.
+ */
+#include <linux/interval_tree_generic.h>
+#include <linux/iommu.h>
+#include <linux/module.h>
+#include <linux/overflow.h>
+#include <linux/slab.h>
+#include "refmdev.h"
+
+static unsigned int pin_cache_pages = 16384;
+module_param(pin_cache_pages, uint, 0644);
+MODULE_PARM_DESC(pin_cache_pages,
+		 "Pinned guest pages each device keeps between DMA descriptors; 0 pins per descriptor (default 16384, read when a device is opened)");
+
+/*
+ * One vfio_pin_pages() call's pages: [start, last] of IOVA space, on
+ * pins.idle (least recently used first) or pins.busy (used by the
+ * descriptor in hand), or on a private list while being unpinned.
+ */
+struct refmdev_pin_chunk {
+	struct rb_node rb;
+	u64 start;
+	u64 last;		/* of the last byte */
+	u64 subtree_last;	/* for the interval tree */
+	struct list_head node;
+	unsigned int npages;
+	int prot;		/* IOMMU_READ / IOMMU_WRITE it was pinned with */
+	bool cached;		/* in the tree; else the descriptor's own */
+	bool busy;		/* on pins.busy */
+	struct page *pages[];
+};
+
+#define CHUNK_START(c)	((c)->start)
+#define CHUNK_LAST(c)	((c)->last)
+INTERVAL_TREE_DEFINE(struct refmdev_pin_chunk, rb, u64, subtree_last,
+		     CHUNK_START, CHUNK_LAST, static, pin_tree)
+
+void refmdev_pin_cache_init(struct refmdev *rd)
+{
+	struct refmdev_pin_cache *c = &rd->dma.pins;
+
+	mutex_init(&c->lock);
+	c->tree = RB_ROOT_CACHED;
+	INIT_LIST_HEAD(&c->idle);
+	INIT_LIST_HEAD(&c->busy);
+	init_waitqueue_head(&c->unpinned);
+	atomic_set(&c->pin_calls, 0);
+}
+
+/* At open: the bound this user gets. The cache is empty (see _drop()). */
+void refmdev_pin_cache_open(struct refmdev *rd)
+{
+	struct refmdev_pin_cache *c = &rd->dma.pins;
+
+	mutex_lock(&c->lock);
+	WARN_ON_ONCE(c->pages);
+	c->limit = READ_ONCE(pin_cache_pages);
+	mutex_unlock(&c->lock);
+}
+
+/*
+ * The two backends answer vfio_pin_pages() differently: type1 gives
+ * EINVAL for an IOVA that is not (fully) mapped; iommufd gives ENOENT for
+ * that and EINVAL for a range being unmapped right now, for no IOAS
+ * attached, and also for an area mapped from a user address that is not
+ * page aligned, which type1 refuses at map time. That last case is
+ * mapped but cannot be pinned, and still reads UNMAPPED here: the errno
+ * does not tell it apart.
+ */
+static u32 pin_status(int err)
+{
+	switch (err) {
+	case -EINVAL:
+	case -ENOENT:
+		return REFMDEV_DMA_ST_UNMAPPED;
+	case -EPERM:
+		return REFMDEV_DMA_ST_READ_ONLY;
+	case -ENOMEM:
+		return REFMDEV_DMA_ST_NO_MEMLOCK;
+	case -ENODEV:
+	case -ESRCH:
+		return REFMDEV_DMA_ST_NO_OWNER;
+	default:
+		return REFMDEV_DMA_ST_FAULT;
+	}
+}
+
+/* Take @ch out of the tree; the caller unpins it (see pin_chunks_unpin()). */
+static void pin_chunk_detach(struct refmdev_pin_cache *c,
+			     struct refmdev_pin_chunk *ch, struct list_head *to)
+{
+	lockdep_assert_held(&c->lock);
+	WARN_ON_ONCE(ch->busy);
+	if (ch->cached) {
+		pin_tree_remove(ch, &c->tree);
+		c->cached_pages -= ch->npages;
+		ch->cached = false;
+	}
+	list_move(&ch->node, to);
+}
+
+/*
+ * Unpin chunks detached onto @list by a caller that counted itself in
+ * @unpinning (if the list was not empty), and free them. @in_section:
+ * called by the worker inside its pin section (see unmap_gate.c).
+ */
+static void pin_chunks_unpin(struct refmdev *rd, struct list_head *list,
+			     bool in_section)
+{
+	struct refmdev_pin_cache *c = &rd->dma.pins;
+	struct refmdev_pin_chunk *ch, *tmp;
+	unsigned long n = 0;
+
+	if (list_empty(list))
+		return;
+	list_for_each_entry_safe(ch, tmp, list, node) {
+		if (in_section)
+			refmdev_dma_type1_call_begin(rd);
+		vfio_unpin_pages(&rd->vdev, ch->start, ch->npages);
+		if (in_section)
+			refmdev_dma_type1_call_end(rd);
+		n += ch->npages;
+		kfree(ch);
+	}
+	mutex_lock(&c->lock);
+	WRITE_ONCE(c->pages, c->pages - n);
+	WRITE_ONCE(c->unpinning, c->unpinning - 1);
+	mutex_unlock(&c->lock);
+	wake_up_all(&c->unpinned);
+}
+
+/*
+ * Detach unused chunks onto @to, least recently used first, until the
+ * cache holds no more than @keep pages. The caller counts itself in
+ * @unpinning if @to is then not empty.
+ */
+static void pin_cache_trim(struct refmdev_pin_cache *c, struct list_head *to,
+			   unsigned long keep)
+{
+	struct refmdev_pin_chunk *ch, *tmp;
+
+	lockdep_assert_held(&c->lock);
+	list_for_each_entry_safe(ch, tmp, &c->idle, node) {
+		if (c->cached_pages <= keep)
+			break;
+		pin_chunk_detach(c, ch, to);
+	}
+}
+
+/* Unpin every unused chunk, to make room under RLIMIT_MEMLOCK. */
+static bool pin_cache_evict(struct refmdev *rd)
+{
+	struct refmdev_pin_cache *c = &rd->dma.pins;
+	LIST_HEAD(evict);
+
+	mutex_lock(&c->lock);
+	pin_cache_trim(c, &evict, 0);
+	if (!list_empty(&evict))
+		c->unpinning++;
+	mutex_unlock(&c->lock);
+	if (list_empty(&evict))
+		return false;
+	pin_chunks_unpin(rd, &evict, true);
+	return true;
+}
+
+/*
+ * Pin @npages at @iova as a new chunk, in the tree if @cached. A cached
+ * chunk asks for read and write if the mapping allows it, so that later
+ * descriptors can use it either way. On RLIMIT_MEMLOCK, the unused
+ * chunks go and the pin is tried once more (@evicted says if that
+ * happened already for this descriptor). Called in the pin section,
+ * without pins.lock. Returns a descriptor status.
+ */
+static u32 pin_chunk_new(struct refmdev *rd, u64 iova, unsigned int npages,
+			 int prot, bool cached, bool *evicted,
+			 struct refmdev_pin_chunk **out)
+{
+	struct refmdev_pin_cache *c = &rd->dma.pins;
+	int want = cached ? IOMMU_READ | IOMMU_WRITE : prot;
+	struct refmdev_pin_chunk *ch;
+	int ret;
+
+	ch = kmalloc(struct_size(ch, pages, npages), GFP_KERNEL);
+	if (!ch)
+		return REFMDEV_DMA_ST_NO_MEM;
+	for (;;) {
+		atomic_inc(&c->pin_calls);
+		refmdev_dma_type1_call_begin(rd);
+		ret = vfio_pin_pages(&rd->vdev, iova, npages, want, ch->pages);
+		refmdev_dma_type1_call_end(rd);
+		if (ret == (int)npages)
+			break;
+		if (ret >= 0)	/* all or nothing, says the API; be safe */
+			ret = -EFAULT;
+		if (ret == -EPERM && want != prot) {
+			want = prot;
+			continue;
+		}
+		if (ret != -ENOMEM || *evicted)
+			break;
+		*evicted = true;
+		if (!pin_cache_evict(rd))
+			break;
+	}
+	if (ret != (int)npages) {
+		kfree(ch);
+		return pin_status(ret);
+	}
+	ch->start = iova;
+	ch->last = iova + ((u64)npages << PAGE_SHIFT) - 1;
+	ch->npages = npages;
+	ch->prot = want;
+	ch->cached = cached;
+	ch->busy = true;
+	mutex_lock(&c->lock);
+	if (cached) {
+		pin_tree_insert(ch, &c->tree);
+		c->cached_pages += npages;
+	}
+	list_add_tail(&ch->node, &c->busy);
+	WRITE_ONCE(c->pages, c->pages + npages);
+	mutex_unlock(&c->lock);
+	*out = ch;
+	return REFMDEV_DMA_ST_OK;
+}
+
+/*
+ * Fill @pages with the pinned pages of [iova, iova + npages pages), all
+ * or nothing as far as the descriptor is concerned (what it pinned stays
+ * cached for the next one, or goes in refmdev_pin_cache_put()). @iova is
+ * page aligned and the range does not wrap. Called by the worker in its
+ * pin section; refmdev_pin_cache_put() ends the descriptor's use.
+ * Returns a descriptor status.
+ */
+u32 refmdev_pin_cache_get(struct refmdev *rd, u64 iova, unsigned long npages,
+			  int prot, struct page **pages)
+{
+	struct refmdev_pin_cache *c = &rd->dma.pins;
+	u64 last = iova + ((u64)npages << PAGE_SHIFT) - 1, pos = iova;
+	unsigned long done = 0;
+	bool evicted = false;
+
+	while (done < npages) {
+		struct refmdev_pin_chunk *ch;
+		unsigned long n, skip;
+		LIST_HEAD(stale);
+		bool cached = true;
+		u32 st;
+
+		mutex_lock(&c->lock);
+		ch = pin_tree_iter_first(&c->tree, pos, last);
+		if (ch && ch->start <= pos && (ch->prot & prot) == prot) {
+			skip = (pos - ch->start) >> PAGE_SHIFT;
+			n = min_t(unsigned long, npages - done,
+				  ch->npages - skip);
+			memcpy(pages + done, ch->pages + skip,
+			       n * sizeof(*pages));
+			if (!ch->busy) {
+				ch->busy = true;
+				list_move_tail(&ch->node, &c->busy);
+			}
+			mutex_unlock(&c->lock);
+			done += n;
+			pos += (u64)n << PAGE_SHIFT;
+			continue;
+		}
+		if (ch && ch->start <= pos && !ch->busy) {
+			/* Pinned without the permission we need: again. */
+			pin_chunk_detach(c, ch, &stale);
+			c->unpinning++;
+			mutex_unlock(&c->lock);
+			pin_chunks_unpin(rd, &stale, true);
+			continue;
+		}
+		if (ch && ch->start <= pos) {
+			/* Ours, for the other side: a private pin. */
+			cached = false;
+			n = (ch->last - pos + 1) >> PAGE_SHIFT;
+		} else {
+			/* A gap, up to the next chunk. */
+			n = ((ch ? ch->start - 1 : last) - pos + 1) >> PAGE_SHIFT;
+		}
+		mutex_unlock(&c->lock);
+		n = min3(n, npages - done,
+			 (unsigned long)VFIO_PIN_PAGES_MAX_ENTRIES);
+		st = pin_chunk_new(rd, pos, n, prot, cached, &evicted, &ch);
+		if (st != REFMDEV_DMA_ST_OK)
+			return st;
+		memcpy(pages + done, ch->pages, n * sizeof(*pages));
+		done += n;
+		pos += (u64)n << PAGE_SHIFT;
+	}
+	return REFMDEV_DMA_ST_OK;
+}
+
+/*
+ * The descriptor is done with its pins: its chunks become the most
+ * recently used, its private ones go, and so does whatever is beyond the
+ * bound. In the pin section, so that an unmap never finds a chunk the
+ * engine is using.
+ */
+void refmdev_pin_cache_put(struct refmdev *rd)
+{
+	struct refmdev_pin_cache *c = &rd->dma.pins;
+	struct refmdev_pin_chunk *ch, *tmp;
+	LIST_HEAD(drop);
+
+	mutex_lock(&c->lock);
+	list_for_each_entry_safe(ch, tmp, &c->busy, node) {
+		ch->busy = false;
+		if (ch->cached)
+			list_move_tail(&ch->node, &c->idle);
+		else
+			list_move(&ch->node, &drop);
+	}
+	pin_cache_trim(c, &drop, c->limit);
+	if (!list_empty(&drop))
+		c->unpinning++;
+	mutex_unlock(&c->lock);
+	pin_chunks_unpin(rd, &drop, true);
+}
+
+/*
+ * From .dma_unmap, once the worker is out of its pin section: unpin every
+ * chunk that overlaps [iova, iova + length), then wait until nothing we
+ * took out of the tree is still pinned, whoever took it (another unmap
+ * of the same device, a reset). A chunk in use can only be met here if
+ * the gate fell back on its timed form and the worker has started on a
+ * new descriptor; the backend then finds the pins and notifies again.
+ */
+void refmdev_pin_cache_unmap(struct refmdev *rd, u64 iova, u64 length)
+{
+	struct refmdev_pin_cache *c = &rd->dma.pins;
+	struct refmdev_pin_chunk *ch, *next;
+	LIST_HEAD(drop);
+	u64 last;
+
+	if (!length)
+		return;
+	if (check_add_overflow(iova, length - 1, &last))
+		last = U64_MAX;
+	mutex_lock(&c->lock);
+	for (ch = pin_tree_iter_first(&c->tree, iova, last); ch; ch = next) {
+		next = pin_tree_iter_next(ch, iova, last);
+		if (!ch->busy)
+			pin_chunk_detach(c, ch, &drop);
+	}
+	if (!list_empty(&drop))
+		c->unpinning++;
+	mutex_unlock(&c->lock);
+	pin_chunks_unpin(rd, &drop, false);
+	wait_event(c->unpinned, !READ_ONCE(c->unpinning));
+}
+
+/*
+ * Unpin everything, with the worker stopped (refmdev_dma_quiesce()): a
+ * reset, bus mastering turned off, or close.
+ */
+void refmdev_pin_cache_drop(struct refmdev *rd)
+{
+	struct refmdev_pin_cache *c = &rd->dma.pins;
+	LIST_HEAD(drop);
+
+	mutex_lock(&c->lock);
+	WARN_ON_ONCE(!list_empty(&c->busy));
+	pin_cache_trim(c, &drop, 0);
+	if (!list_empty(&drop))
+		c->unpinning++;
+	mutex_unlock(&c->lock);
+	pin_chunks_unpin(rd, &drop, false);
+}
