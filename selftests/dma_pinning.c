@@ -89,7 +89,7 @@ TEST_F(cache, locked_memory_returns_to_baseline)
 
 	/* Unmapping a side gives back what the cache held of it... */
 	guest_mem_unmap(dst);
-	ASSERT_TRUE(dev_pinned_pages(d) <= PAGES(16 << 20));
+	ASSERT_PINNED_AT_MOST(d, PAGES(16 << 20));
 	ASSERT_VM_CHARGE_CACHED(base, d);
 	ASSERT_EQ(dma_run(r, SRC_IOVA, 0, 1 << 20,
 			  COPY | REFMDEV_DMA_F_DST_DEVMEM), REFMDEV_DMA_ST_OK);
@@ -288,7 +288,7 @@ TEST_F(cache, unmap_during_dma_is_a_barrier)
 		ASSERT_OK(dma_unmap_raw(d, DST_IOVA, len, 0));
 		memcpy(snap[i & 1], dst, len);
 		/* Of the destination nothing stays pinned: the source at most. */
-		ASSERT_TRUE(dev_pinned_pages(d) <= PAGES(len));
+		ASSERT_PINNED_AT_MOST(d, PAGES(len));
 		st = dma_wait(r, desc);
 		if (memcmp(snap[i & 1], dst, len))
 			FAIL("round %d: written after VFIO_IOMMU_UNMAP_DMA returned", i);
@@ -355,8 +355,8 @@ TEST_F(cache, unmap_with_two_devices_in_one_container)
 		usleep(i % 300);
 		ASSERT_OK(dma_unmap_raw(a, DST_IOVA, len, 0));
 		memcpy(snap[i & 1], dst, len);
-		ASSERT_TRUE(dev_pinned_pages(a) <= PAGES(len));
-		ASSERT_TRUE(dev_pinned_pages(b) <= PAGES(len));
+		ASSERT_PINNED_AT_MOST(a, PAGES(len));
+		ASSERT_PINNED_AT_MOST(b, PAGES(len));
 		for (j = 0; j < 4; j++) {
 			__u32 sa = dma_wait(ra, da[j]), sb = dma_wait(rb, db[j]);
 

@@ -359,7 +359,7 @@ TEST_F(cache, status_write_held_by_userfaultfd)
 	ASSERT_EQ(dma_wait(r, desc), REFMDEV_DMA_ST_OK);
 	ASSERT_EQ(memcmp(src->va, dst->va, size), 0);
 	/* Nothing of the destination is left: the source's cache at most. */
-	ASSERT_TRUE(dev_pinned_pages(a) <= (long)(size / PAGE));
+	ASSERT_PINNED_AT_MOST(a, (long)(size / PAGE));
 	ASSERT_VM_CHARGE_CACHED(before, a);
 }
 

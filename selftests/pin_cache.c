@@ -165,7 +165,7 @@ TEST(overlapping_descriptors_pin_a_page_once)
 	copy_ok(r, SRC_IOVA + PAGE, DST_IOVA + PAGE, 3 * SZ_1M,
 		(__u8 *)src->va + PAGE, (__u8 *)dst->va + PAGE);
 	ASSERT_VM_CHARGE_CACHED(base, d);
-	ASSERT_TRUE(dev_pinned_pages(d) <= 2 * 4 * SZ_1M / PAGE);
+	ASSERT_PINNED_AT_MOST(d, 2 * 4 * SZ_1M / PAGE);
 }
 
 /*
@@ -638,7 +638,7 @@ TEST(unmap_racing_a_stream_leaves_no_pin)
 		usleep(i % 7 * 300);
 		ASSERT_OK(dma_unmap_raw(d, SRC_IOVA, len, 0));
 		/* The destination's pages at most. */
-		ASSERT_TRUE(dev_pinned_pages(d) <= len / PAGE);
+		ASSERT_PINNED_AT_MOST(d, len / PAGE);
 	}
 	STORE(s.stop, 1);
 	ASSERT_EQ(pthread_join(t, NULL), 0);

@@ -14,6 +14,8 @@
 #ifndef PIN_CACHE_UTIL_H
 #define PIN_CACHE_UTIL_H
 
+#include <unistd.h>
+
 #include "dma_util.h"
 #include "ktap.h"
 
@@ -58,6 +60,21 @@ struct vm_charge vm_charge_plus(struct vm_charge base, long pages);
 		FAIL("%s: %ld pages pinned, bound %ld", dev_->uuid,	\
 		     held_, pin_cache_bound());				\
 	ASSERT_VM_CHARGE(vm_charge_plus((base), held_));		\
+} while (0)
+
+/*
+ * The device holds at most @max pages pinned. On failure the count is
+ * read again 100 ms later, to tell a leak from a count that lags.
+ */
+#define ASSERT_PINNED_AT_MOST(d, max) do {				\
+	struct vfio_dev *dev_ = (d);					\
+	long held_ = dev_pinned_pages(dev_), max_ = (max);		\
+									\
+	if (held_ > max_) {						\
+		usleep(100000);						\
+		FAIL("%s: %ld pages pinned (%ld 100 ms later), at most %ld", \
+		     dev_->uuid, held_, dev_pinned_pages(dev_), max_);	\
+	}								\
 } while (0)
 
 #endif /* PIN_CACHE_UTIL_H */
