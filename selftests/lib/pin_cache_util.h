@@ -10,6 +10,13 @@
  *
  * With the bound at 0 the engine pins and unpins per descriptor, so
  * pinned_pages is 0 whenever it is idle.
+ *
+ * pinned_pages is exact while the device's engine is idle. While a
+ * descriptor runs it lags the backend: it rises after a pin and falls
+ * after the unpins of a batch, so a reading then can exceed what the
+ * backend holds (seen: 32 right after an unmap that type1 completed
+ * without notifying anyone, 0 a moment later). Read it between
+ * descriptors.
  */
 #ifndef PIN_CACHE_UTIL_H
 #define PIN_CACHE_UTIL_H
