@@ -330,7 +330,8 @@ static void copy_64k(struct dma_ring *r, struct guest_mem *src,
 /*
  * With a bound of 64 pages, descriptors touching 256 pages leave at most
  * 64 pinned, the least recently used evicted first: of 32-page
- * descriptors, the last two stay warm.
+ * descriptors, the last two stay warm. The bound is the one the device
+ * was opened with: raising the parameter afterwards changes nothing.
  */
 TEST(bound_holds_and_evicts_least_recently_used)
 {
@@ -343,6 +344,7 @@ TEST(bound_holds_and_evicts_least_recently_used)
 
 	pin_cache_set(SMALL_BOUND);
 	d = vfio_open(mdev_create(TYPE_1M));
+	pin_cache_set(PIN_CACHE_DEFAULT);
 	r = dma_ring_setup(d, 16);
 	src = guest_mem_map(d, SRC_IOVA, SZ_1M, RW);
 	dst = guest_mem_map(d, DST_IOVA, SZ_1M, RW);
