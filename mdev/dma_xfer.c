@@ -207,8 +207,10 @@ static void *span_map(struct refmdev_span *span, u64 off, u64 max, u64 *run)
 	*run = min_t(u64, max, PAGE_SIZE - offset_in_page(off));
 	if (IS_ENABLED(CONFIG_HIGHMEM))
 		return kmap_local_page(span->pages[idx]) + offset_in_page(off);
+	/* The direct map follows page frame numbers. */
 	for (last = idx; *run < max && last + 1 < span->npages &&
-	     span->pages[last + 1] == nth_page(span->pages[last], 1); last++)
+	     page_to_pfn(span->pages[last + 1]) ==
+	     page_to_pfn(span->pages[last]) + 1; last++)
 		*run = min_t(u64, max, *run + PAGE_SIZE);
 	return page_address(span->pages[idx]) + offset_in_page(off);
 }

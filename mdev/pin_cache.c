@@ -10,12 +10,17 @@
  * valid as long as the IOVA maps the same memory, and the IOMMU backends
  * say when that ends: .dma_unmap. So:
  *
- *  - .dma_unmap unpins every cached chunk that overlaps the range before
- *    it returns (a chunk partly inside goes whole), and waits for anyone
- *    else's unpinning of ours that is under way. With unmap_gate.c, which
- *    keeps the engine from pinning again until the unmap is over, the
- *    device holds no pin in the range when the unmap returns, cache or no
- *    cache.
+ *  - .dma_unmap has every cached chunk that overlaps the range unpinned
+ *    before it returns (a chunk partly inside goes whole), and waits for
+ *    any other unpinning of ours under way. With unmap_gate.c, which keeps
+ *    the engine from pinning again until the unmap is over, the device
+ *    holds no pin in the range when the unmap returns, cache or no cache.
+ *    The unpinning itself is done by a work item, not by the unmapping
+ *    task: type1 calls .dma_unmap holding its device_list_lock, and
+ *    vfio_unpin_pages() takes its iommu->lock, which type1 takes before
+ *    device_list_lock elsewhere. Waiting for the work is the same wait as
+ *    for the pin section (see "type1's own lock cycle" in design.rst),
+ *    and lockdep sees it as that section.
  *  - Stopping the engine (reset, FLR, bus mastering off, close) drops the
  *    whole cache: a new user, or a guest that just reset its device, finds
  *    nothing of the old mappings pinned.
@@ -41,9 +46,9 @@
  *
  * Locking: pins.lock covers the tree, the lists and the counters, and is
  * never held across a pin or unpin, which take type1's iommu->lock (the
- * order in refmdev.h). Chunks leave the tree under it; whoever took them
- * out counts itself in @unpinning until they are unpinned, which is what
- * .dma_unmap waits for.
+ * order in refmdev.h). Chunks leave the tree under it, and their pages
+ * count in @unpinning until they are unpinned, which is what .dma_unmap
+ * waits for.
  */
 #include <linux/interval_tree_generic.h>
 #include <linux/iommu.h>
@@ -60,7 +65,8 @@ MODULE_PARM_DESC(pin_cache_pages,
 /*
  * One vfio_pin_pages() call's pages: [start, last] of IOVA space, on
  * pins.idle (least recently used first) or pins.busy (used by the
- * descriptor in hand), or on a private list while being unpinned.
+ * descriptor in hand); once detached, on pins.doomed or a caller's list
+ * until unpinned.
  */
 struct refmdev_pin_chunk {
 	struct rb_node rb;
@@ -80,6 +86,8 @@ struct refmdev_pin_chunk {
 INTERVAL_TREE_DEFINE(struct refmdev_pin_chunk, rb, u64, subtree_last,
 		     CHUNK_START, CHUNK_LAST, static, pin_tree)
 
+static void pin_cache_unpin_work(struct work_struct *work);
+
 void refmdev_pin_cache_init(struct refmdev *rd)
 {
 	struct refmdev_pin_cache *c = &rd->dma.pins;
@@ -88,7 +96,9 @@ void refmdev_pin_cache_init(struct refmdev *rd)
 	c->tree = RB_ROOT_CACHED;
 	INIT_LIST_HEAD(&c->idle);
 	INIT_LIST_HEAD(&c->busy);
+	INIT_LIST_HEAD(&c->doomed);
 	init_waitqueue_head(&c->unpinned);
+	INIT_WORK(&c->unpin_work, pin_cache_unpin_work);
 	atomic_set(&c->pin_calls, 0);
 }
 
@@ -130,7 +140,10 @@ static u32 pin_status(int err)
 	}
 }
 
-/* Take @ch out of the tree; the caller unpins it (see pin_chunks_unpin()). */
+/*
+ * Take @ch out of use, onto @to, to be unpinned by pin_chunks_unpin();
+ * its pages count in @unpinning until then.
+ */
 static void pin_chunk_detach(struct refmdev_pin_cache *c,
 			     struct refmdev_pin_chunk *ch, struct list_head *to)
 {
@@ -141,13 +154,13 @@ static void pin_chunk_detach(struct refmdev_pin_cache *c,
 		c->cached_pages -= ch->npages;
 		ch->cached = false;
 	}
+	WRITE_ONCE(c->unpinning, c->unpinning + ch->npages);
 	list_move(&ch->node, to);
 }
 
 /*
- * Unpin chunks detached onto @list by a caller that counted itself in
- * @unpinning (if the list was not empty), and free them. @in_section:
- * called by the worker inside its pin section (see unmap_gate.c).
+ * Unpin and free chunks detached onto @list. @in_section: called inside
+ * the pin section as lockdep sees it (see unmap_gate.c).
  */
 static void pin_chunks_unpin(struct refmdev *rd, struct list_head *list,
 			     bool in_section)
@@ -169,15 +182,14 @@ static void pin_chunks_unpin(struct refmdev *rd, struct list_head *list,
 	}
 	mutex_lock(&c->lock);
 	WRITE_ONCE(c->pages, c->pages - n);
-	WRITE_ONCE(c->unpinning, c->unpinning - 1);
+	WRITE_ONCE(c->unpinning, c->unpinning - n);
 	mutex_unlock(&c->lock);
 	wake_up_all(&c->unpinned);
 }
 
 /*
  * Detach unused chunks onto @to, least recently used first, until the
- * cache holds no more than @keep pages. The caller counts itself in
- * @unpinning if @to is then not empty.
+ * cache holds no more than @keep pages.
  */
 static void pin_cache_trim(struct refmdev_pin_cache *c, struct list_head *to,
 			   unsigned long keep)
@@ -200,8 +212,6 @@ static bool pin_cache_evict(struct refmdev *rd)
 
 	mutex_lock(&c->lock);
 	pin_cache_trim(c, &evict, 0);
-	if (!list_empty(&evict))
-		c->unpinning++;
 	mutex_unlock(&c->lock);
 	if (list_empty(&evict))
 		return false;
@@ -214,12 +224,13 @@ static bool pin_cache_evict(struct refmdev *rd)
  * chunk asks for read and write if the mapping allows it, so that later
  * descriptors can use it either way. On RLIMIT_MEMLOCK, the unused
  * chunks go and the pin is tried once more (@evicted says if that
- * happened already for this descriptor). Called in the pin section,
- * without pins.lock. Returns a descriptor status.
+ * happened already for this descriptor). The pages go to @pages too.
+ * Called in the pin section, without pins.lock. Returns a descriptor
+ * status.
  */
 static u32 pin_chunk_new(struct refmdev *rd, u64 iova, unsigned int npages,
 			 int prot, bool cached, bool *evicted,
-			 struct refmdev_pin_chunk **out)
+			 struct page **pages)
 {
 	struct refmdev_pin_cache *c = &rd->dma.pins;
 	int want = cached ? IOMMU_READ | IOMMU_WRITE : prot;
@@ -266,8 +277,62 @@ static u32 pin_chunk_new(struct refmdev *rd, u64 iova, unsigned int npages,
 	list_add_tail(&ch->node, &c->busy);
 	WRITE_ONCE(c->pages, c->pages + npages);
 	mutex_unlock(&c->lock);
-	*out = ch;
+	memcpy(pages, ch->pages, npages * sizeof(*pages));
 	return REFMDEV_DMA_ST_OK;
+}
+
+/* What the cache has at an IOVA, for refmdev_pin_cache_get(). */
+enum pin_lookup {
+	PIN_HIT,	/* pages it holds, now in use */
+	PIN_STALE,	/* a chunk to unpin before going on */
+	PIN_MISS,	/* pages to pin */
+};
+
+/*
+ * Look at [pos, last] in the cache. PIN_HIT: the first @n pages are
+ * copied to @pages and their chunk is marked in use. PIN_STALE: the
+ * chunk there was pinned without the permission @prot and nothing uses
+ * it, so it was detached onto @stale, and the caller unpins it. PIN_MISS:
+ * the first @n pages are not held (or not usable: the descriptor itself
+ * uses them for its other side, with another permission), and are to be
+ * pinned in the tree if @cached, else for this descriptor alone.
+ */
+static enum pin_lookup pin_cache_lookup(struct refmdev_pin_cache *c, u64 pos,
+					u64 last, int prot,
+					struct page **pages, unsigned long *n,
+					bool *cached, struct list_head *stale)
+{
+	struct refmdev_pin_chunk *ch;
+	unsigned long skip;
+
+	lockdep_assert_held(&c->lock);
+	*n = ((last - pos) >> PAGE_SHIFT) + 1;
+	*cached = c->limit;
+	if (!c->limit)	/* no cache: every pin is the descriptor's own */
+		return PIN_MISS;
+	ch = pin_tree_iter_first(&c->tree, pos, last);
+	if (!ch)
+		return PIN_MISS;
+	if (ch->start > pos) {
+		*n = (ch->start - pos) >> PAGE_SHIFT;
+		return PIN_MISS;
+	}
+	skip = (pos - ch->start) >> PAGE_SHIFT;
+	*n = min_t(unsigned long, *n, ch->npages - skip);
+	if ((ch->prot & prot) != prot) {
+		if (ch->busy) {
+			*cached = false;
+			return PIN_MISS;
+		}
+		pin_chunk_detach(c, ch, stale);
+		return PIN_STALE;
+	}
+	memcpy(pages, ch->pages + skip, *n * sizeof(*pages));
+	if (!ch->busy) {
+		ch->busy = true;
+		list_move_tail(&ch->node, &c->busy);
+	}
+	return PIN_HIT;
 }
 
 /*
@@ -283,56 +348,30 @@ u32 refmdev_pin_cache_get(struct refmdev *rd, u64 iova, unsigned long npages,
 {
 	struct refmdev_pin_cache *c = &rd->dma.pins;
 	u64 last = iova + ((u64)npages << PAGE_SHIFT) - 1, pos = iova;
-	unsigned long done = 0;
+	unsigned long done = 0, n;
 	bool evicted = false;
 
 	while (done < npages) {
-		struct refmdev_pin_chunk *ch;
-		unsigned long n, skip;
+		enum pin_lookup found;
 		LIST_HEAD(stale);
-		bool cached = true;
+		bool cached;
 		u32 st;
 
 		mutex_lock(&c->lock);
-		ch = pin_tree_iter_first(&c->tree, pos, last);
-		if (ch && ch->start <= pos && (ch->prot & prot) == prot) {
-			skip = (pos - ch->start) >> PAGE_SHIFT;
-			n = min_t(unsigned long, npages - done,
-				  ch->npages - skip);
-			memcpy(pages + done, ch->pages + skip,
-			       n * sizeof(*pages));
-			if (!ch->busy) {
-				ch->busy = true;
-				list_move_tail(&ch->node, &c->busy);
-			}
-			mutex_unlock(&c->lock);
-			done += n;
-			pos += (u64)n << PAGE_SHIFT;
-			continue;
-		}
-		if (ch && ch->start <= pos && !ch->busy) {
-			/* Pinned without the permission we need: again. */
-			pin_chunk_detach(c, ch, &stale);
-			c->unpinning++;
-			mutex_unlock(&c->lock);
+		found = pin_cache_lookup(c, pos, last, prot, pages + done, &n,
+					 &cached, &stale);
+		mutex_unlock(&c->lock);
+		if (found == PIN_STALE) {
 			pin_chunks_unpin(rd, &stale, true);
 			continue;
 		}
-		if (ch && ch->start <= pos) {
-			/* Ours, for the other side: a private pin. */
-			cached = false;
-			n = (ch->last - pos + 1) >> PAGE_SHIFT;
-		} else {
-			/* A gap, up to the next chunk. */
-			n = ((ch ? ch->start - 1 : last) - pos + 1) >> PAGE_SHIFT;
+		if (found == PIN_MISS) {
+			n = min_t(unsigned long, n, VFIO_PIN_PAGES_MAX_ENTRIES);
+			st = pin_chunk_new(rd, pos, n, prot, cached, &evicted,
+					   pages + done);
+			if (st != REFMDEV_DMA_ST_OK)
+				return st;
 		}
-		mutex_unlock(&c->lock);
-		n = min3(n, npages - done,
-			 (unsigned long)VFIO_PIN_PAGES_MAX_ENTRIES);
-		st = pin_chunk_new(rd, pos, n, prot, cached, &evicted, &ch);
-		if (st != REFMDEV_DMA_ST_OK)
-			return st;
-		memcpy(pages + done, ch->pages, n * sizeof(*pages));
 		done += n;
 		pos += (u64)n << PAGE_SHIFT;
 	}
@@ -357,28 +396,43 @@ void refmdev_pin_cache_put(struct refmdev *rd)
 		if (ch->cached)
 			list_move_tail(&ch->node, &c->idle);
 		else
-			list_move(&ch->node, &drop);
+			pin_chunk_detach(c, ch, &drop);
 	}
 	pin_cache_trim(c, &drop, c->limit);
-	if (!list_empty(&drop))
-		c->unpinning++;
 	mutex_unlock(&c->lock);
 	pin_chunks_unpin(rd, &drop, true);
 }
 
+/* Unpin what .dma_unmap left on pins.doomed; see the top of the file. */
+static void pin_cache_unpin_work(struct work_struct *work)
+{
+	struct refmdev_pin_cache *c =
+		container_of(work, struct refmdev_pin_cache, unpin_work);
+	struct refmdev *rd = container_of(c, struct refmdev, dma.pins);
+	LIST_HEAD(list);
+
+	lock_map_acquire(&rd->dma.section_map);
+	mutex_lock(&c->lock);
+	list_splice_init(&c->doomed, &list);
+	mutex_unlock(&c->lock);
+	pin_chunks_unpin(rd, &list, true);
+	lock_map_release(&rd->dma.section_map);
+}
+
 /*
- * From .dma_unmap, once the worker is out of its pin section: unpin every
- * chunk that overlaps [iova, iova + length), then wait until nothing we
- * took out of the tree is still pinned, whoever took it (another unmap
- * of the same device, a reset). A chunk in use can only be met here if
- * the gate fell back on its timed form and the worker has started on a
- * new descriptor; the backend then finds the pins and notifies again.
+ * From .dma_unmap, once the worker is out of its pin section: have every
+ * chunk that overlaps [iova, iova + length) unpinned, then wait until
+ * nothing taken out of the tree is still pinned, whoever took it out
+ * (another unmap of the same device, a reset). A chunk in use can only be
+ * met here if the gate fell back on its timed form and the worker has
+ * started on a new descriptor; the backend then finds the pins and
+ * notifies again.
  */
 void refmdev_pin_cache_unmap(struct refmdev *rd, u64 iova, u64 length)
 {
 	struct refmdev_pin_cache *c = &rd->dma.pins;
 	struct refmdev_pin_chunk *ch, *next;
-	LIST_HEAD(drop);
+	bool queue = false;
 	u64 last;
 
 	if (!length)
@@ -388,19 +442,21 @@ void refmdev_pin_cache_unmap(struct refmdev *rd, u64 iova, u64 length)
 	mutex_lock(&c->lock);
 	for (ch = pin_tree_iter_first(&c->tree, iova, last); ch; ch = next) {
 		next = pin_tree_iter_next(ch, iova, last);
-		if (!ch->busy)
-			pin_chunk_detach(c, ch, &drop);
+		if (!ch->busy) {
+			pin_chunk_detach(c, ch, &c->doomed);
+			queue = true;
+		}
 	}
-	if (!list_empty(&drop))
-		c->unpinning++;
 	mutex_unlock(&c->lock);
-	pin_chunks_unpin(rd, &drop, false);
+	if (queue)
+		queue_work(system_unbound_wq, &c->unpin_work);
 	wait_event(c->unpinned, !READ_ONCE(c->unpinning));
 }
 
 /*
  * Unpin everything, with the worker stopped (refmdev_dma_quiesce()): a
- * reset, bus mastering turned off, or close.
+ * reset, bus mastering turned off, or close. The unpin work is waited
+ * for too, so that nothing of ours runs once the device is closed.
  */
 void refmdev_pin_cache_drop(struct refmdev *rd)
 {
@@ -410,8 +466,7 @@ void refmdev_pin_cache_drop(struct refmdev *rd)
 	mutex_lock(&c->lock);
 	WARN_ON_ONCE(!list_empty(&c->busy));
 	pin_cache_trim(c, &drop, 0);
-	if (!list_empty(&drop))
-		c->unpinning++;
 	mutex_unlock(&c->lock);
 	pin_chunks_unpin(rd, &drop, false);
+	flush_work(&c->unpin_work);
 }

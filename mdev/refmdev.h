@@ -100,10 +100,15 @@ struct refmdev_irqs {
  * @lock protects the tree of chunks, the lists and the page counts; it
  * is never held across a pin or unpin. Only the worker adds chunks and
  * uses them, inside its pin section; .dma_unmap and the engine's stops
- * take them out. @unpinning counts those that took chunks out and have
- * not unpinned them yet (under @lock), and @unpinned is where .dma_unmap
- * waits for it to reach zero. @pages (pinned now, in every chunk) is
- * written under @lock and read without it by debugfs.
+ * take them out. @unpinning counts the pages taken out and not unpinned
+ * yet (under @lock), and @unpinned is where .dma_unmap waits for it to
+ * reach zero; @unpin_work unpins what .dma_unmap took out, onto @doomed.
+ * @pages (pinned now, in every chunk) is written under @lock and read
+ * without it by debugfs.
+ *
+ * Lifetime: chunks live from their pin to their unpin; the unpin work
+ * runs only while .dma_unmap waits for it or until refmdev_pin_cache_drop()
+ * flushes it, which close does.
  */
 struct refmdev_pin_cache {
 	struct mutex lock;	/* see above */
@@ -113,8 +118,10 @@ struct refmdev_pin_cache {
 	unsigned long pages;
 	unsigned long cached_pages;	/* in the tree */
 	unsigned long limit;	/* pin_cache_pages, when the device was opened */
-	unsigned int unpinning;
+	unsigned long unpinning;
 	wait_queue_head_t unpinned;
+	struct list_head doomed;
+	struct work_struct unpin_work;
 	atomic_t pin_calls;	/* vfio_pin_pages() calls, for debugfs */
 };
 
