@@ -4,6 +4,14 @@
  * that always returns to its baseline, RLIMIT_MEMLOCK honoured, .dma_unmap
  * as a synchronous barrier (nothing written after VFIO_IOMMU_UNMAP_DMA
  * returns), and reset, close and removal with DMA in flight.
+ *
+ * Every test runs with the pin cache off (pin_cache_pages=0: pin and
+ * unpin per descriptor) and on (the default bound), as
+ * dma_pinning.cache.off.<test> and dma_pinning.cache.on.<test>: the
+ * promises are the same; only what is held between descriptors differs,
+ * and that is exactly what the device's pinned_pages says and what the
+ * process is charged beyond its baseline (ASSERT_VM_CHARGE_CACHED).
+ * selftests/pin_cache.c tests the cache itself.
  */
 #include <linux/capability.h>
 #include <linux/pci_regs.h>
@@ -18,6 +26,7 @@
 
 #include "dma_util.h"
 #include "ktap.h"
+#include "pin_cache_util.h"
 #include "vfio_backend.h"
 
 /* Every test runs on type1 and, where the kernel has it, iommufd. */
@@ -27,8 +36,28 @@ KTAP_BACKENDS(KTAP_BOTH);
 #define DST_IOVA	0x40000000ull
 #define RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
 #define COPY		REFMDEV_DMA_OP_COPY
+#define PAGES(len)	((long)(((len) + 4095) / 4096))
 
-TEST(locked_memory_returns_to_baseline)
+FIXTURE(cache) {};
+
+FIXTURE_VARIANT(cache) {
+	unsigned long pages;		/* pin_cache_pages for the test's devices */
+};
+
+FIXTURE_VARIANT_ADD(cache, off) { .pages = 0 };
+FIXTURE_VARIANT_ADD(cache, on) { .pages = PIN_CACHE_DEFAULT };
+
+/* Devices read the bound when they are opened: set it before any is. */
+FIXTURE_SETUP(cache)
+{
+	pin_cache_set(variant->pages);
+}
+
+FIXTURE_TEARDOWN(cache)
+{
+}
+
+TEST_F(cache, locked_memory_returns_to_baseline)
 {
 	struct vfio_dev *d = vfio_open(mdev_create(TYPE_16M));
 	struct dma_ring *r = dma_ring_setup(d, 16);
@@ -40,21 +69,37 @@ TEST(locked_memory_returns_to_baseline)
 
 	/* Mapping pins nothing in an mdev-only container. */
 	ASSERT_VM_CHARGE(base);
+	ASSERT_EQ(dev_pinned_pages(d), 0);
 	for (i = 0; i < ARRAY_SIZE(lens); i++) {
 		/* i + 1: seeds 0 and 1 would give the same bytes. */
 		fill_random(src->va, lens[i], i + 1);
 		ASSERT_EQ(dma_run(r, SRC_IOVA, DST_IOVA + 1, lens[i], COPY),
 			  REFMDEV_DMA_ST_OK);
 		ASSERT_EQ(memcmp((__u8 *)dst->va + 1, src->va, lens[i]), 0);
-		ASSERT_VM_CHARGE(base);
+		ASSERT_VM_CHARGE_CACHED(base, d);
 	}
-	/* Failures too leave nothing pinned. */
+	/* Failures too leave nothing pinned but what the cache holds. */
 	ASSERT_EQ(dma_run(r, SRC_IOVA + (15 << 20), DST_IOVA, 2 << 20, COPY),
 		  REFMDEV_DMA_ST_UNMAPPED);
-	ASSERT_VM_CHARGE(base);
+	ASSERT_VM_CHARGE_CACHED(base, d);
 	/* Device memory is the device's own: never pinned, never charged. */
 	ASSERT_EQ(dma_run(r, SRC_IOVA, 0, 16 << 20,
 			  COPY | REFMDEV_DMA_F_DST_DEVMEM), REFMDEV_DMA_ST_OK);
+	ASSERT_VM_CHARGE_CACHED(base, d);
+
+	/* Unmapping a side gives back what the cache held of it... */
+	guest_mem_unmap(dst);
+	ASSERT_PINNED_AT_MOST(d, PAGES(16 << 20));
+	ASSERT_VM_CHARGE_CACHED(base, d);
+	ASSERT_EQ(dma_run(r, SRC_IOVA, 0, 1 << 20,
+			  COPY | REFMDEV_DMA_F_DST_DEVMEM), REFMDEV_DMA_ST_OK);
+	ASSERT_VM_CHARGE_CACHED(base, d);
+	/* ...and closing the device, mappings still there, all of it. */
+	close(d->device);
+	d->device = -1;
+	ASSERT_EQ(dev_pinned_pages(d), 0);
+	ASSERT_VM_CHARGE(base);
+	guest_mem_unmap(src);
 	ASSERT_VM_CHARGE(base);
 }
 
@@ -74,7 +119,13 @@ static void drop_ipc_lock(void)
 		FAIL("capset: %s", strerror(errno));
 }
 
-TEST(memlock_limit)
+/*
+ * With the cache on, what it holds counts against the limit like any
+ * pin; a pin refused for the limit makes the engine evict what is idle
+ * and try once more, so a working set that fits alone succeeds even when
+ * the cache is full of an earlier one.
+ */
+TEST_F(cache, memlock_limit)
 {
 	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
 	struct rlimit lim = { .rlim_cur = 1 << 20, .rlim_max = 1 << 20 };
@@ -90,12 +141,23 @@ TEST(memlock_limit)
 	dst = guest_mem_map(d, DST_IOVA, 4 << 20, RW);
 	base = vm_charge_now();
 
-	/* 128 + 128 pages pinned at once: inside the 1 MiB limit. */
+	/* 128 + 128 pages pinned at once: the whole 1 MiB limit. */
 	fill_random(src->va, 512 << 10, 1);
 	ASSERT_EQ(dma_run(r, SRC_IOVA, DST_IOVA, 512 << 10, COPY),
 		  REFMDEV_DMA_ST_OK);
 	ASSERT_EQ(memcmp(src->va, dst->va, 512 << 10), 0);
-	ASSERT_VM_CHARGE(base);
+	ASSERT_VM_CHARGE_CACHED(base, d);
+
+	/*
+	 * Another 128 + 128 pages: with the cache full of the first set,
+	 * this fits only once the engine has evicted it.
+	 */
+	fill_random((__u8 *)src->va + (2 << 20), 512 << 10, 2);
+	ASSERT_EQ(dma_run(r, SRC_IOVA + (2 << 20), DST_IOVA + (2 << 20),
+			  512 << 10, COPY), REFMDEV_DMA_ST_OK);
+	ASSERT_EQ(memcmp((__u8 *)src->va + (2 << 20),
+			 (__u8 *)dst->va + (2 << 20), 512 << 10), 0);
+	ASSERT_VM_CHARGE_CACHED(base, d);
 
 	/* 2 MiB each side: over it. Fails whole, writes nothing. */
 	memset(dst->va, 0x5a, 4 << 20);
@@ -104,9 +166,14 @@ TEST(memlock_limit)
 	for (i = 0; i < 4 << 20; i++)
 		if (((__u8 *)dst->va)[i] != 0x5a)
 			FAIL("byte %zu written by a descriptor over the limit", i);
-	ASSERT_VM_CHARGE(base);
+	ASSERT_VM_CHARGE_CACHED(base, d);
 	/* And the engine goes on within the limit. */
 	ASSERT_EQ(dma_run(r, SRC_IOVA, DST_IOVA, 4096, COPY), REFMDEV_DMA_ST_OK);
+	ASSERT_EQ(memcmp(src->va, dst->va, 4096), 0);
+	ASSERT_VM_CHARGE_CACHED(base, d);
+	guest_mem_unmap(src);
+	guest_mem_unmap(dst);
+	ASSERT_EQ(dev_pinned_pages(d), 0);
 	ASSERT_VM_CHARGE(base);
 }
 
@@ -128,7 +195,7 @@ static void ring_restart(struct dma_ring *r)
  * whole before it or not at all. Attached again (the IOAS kept its
  * mappings) and reset, the device copies again.
  */
-TEST_BACKEND(detach_during_dma_is_a_barrier, KTAP_IOMMUFD)
+TEST_F_BACKEND(cache, detach_during_dma_is_a_barrier, KTAP_IOMMUFD)
 {
 	const size_t len = 256 << 10;
 	const int rounds = 40;
@@ -161,6 +228,7 @@ TEST_BACKEND(detach_during_dma_is_a_barrier, KTAP_IOMMUFD)
 		usleep((i % 8) * 250);
 		ASSERT_OK(ioctl(d->device, VFIO_DEVICE_DETACH_IOMMUFD_PT,
 				&detach));
+		ASSERT_EQ(dev_pinned_pages(d), 0);
 		ASSERT_VM_CHARGE(base);
 		memcpy(snap, dst->va, len);
 		usleep(20000);
@@ -180,29 +248,34 @@ TEST_BACKEND(detach_during_dma_is_a_barrier, KTAP_IOMMUFD)
 	ASSERT_EQ(dma_run(r, SRC_IOVA, DST_IOVA, len, COPY), REFMDEV_DMA_ST_OK);
 	ASSERT_EQ(memcmp(dst->va, src->va, len), 0);
 	ktap_info("%d of %d copies done before the detach", done, rounds);
-	ASSERT_VM_CHARGE(base);
+	ASSERT_VM_CHARGE_CACHED(base, d);
 	free(snap);
 }
 
 /*
  * Unmap the destination while copies into it are in flight, many times.
  * Whatever the race's outcome, nothing may land after the unmap returns,
- * and a copy reported complete must be complete.
+ * and a copy reported complete must be complete. Each round maps the
+ * IOVA to the other of two buffers: a pin of the last round's buffer
+ * that outlived its unmap (in the cache, say) would write there, and
+ * leave this round's buffer short.
  */
-TEST(unmap_during_dma_is_a_barrier)
+TEST_F(cache, unmap_during_dma_is_a_barrier)
 {
 	const size_t len = 64 << 10;
 	const int rounds = 2000;
 	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
 	struct dma_ring *r = dma_ring_setup(d, 64);
 	struct guest_mem *src = guest_mem_map(d, SRC_IOVA, len, RW);
-	__u8 *dst = aligned_alloc(4096, len), *snap = malloc(len);
+	__u8 *buf[2] = { aligned_alloc(4096, len), aligned_alloc(4096, len) };
+	__u8 *snap[2] = { malloc(len), malloc(len) };
 	struct vm_charge base = vm_charge_now();
 	int i, ok = 0, unmapped = 0;
 
-	ASSERT_TRUE(dst && snap);
+	ASSERT_TRUE(buf[0] && buf[1] && snap[0] && snap[1]);
 	fill_random(src->va, len, 77);
 	for (i = 0; i < rounds; i++) {
+		__u8 *dst = buf[i & 1], *old = buf[~i & 1];
 		struct refmdev_dma_desc *desc;
 		__u32 st;
 
@@ -213,10 +286,17 @@ TEST(unmap_during_dma_is_a_barrier)
 		if (i & 1)
 			usleep(i % 200);
 		ASSERT_OK(dma_unmap_raw(d, DST_IOVA, len, 0));
-		memcpy(snap, dst, len);
+		memcpy(snap[i & 1], dst, len);
 		st = dma_wait(r, desc);
-		if (memcmp(snap, dst, len))
+		/*
+		 * Idle (the count is exact only then): nothing of the
+		 * destination stays pinned, the source's cache at most.
+		 */
+		ASSERT_PINNED_AT_MOST(d, PAGES(len));
+		if (memcmp(snap[i & 1], dst, len))
 			FAIL("round %d: written after VFIO_IOMMU_UNMAP_DMA returned", i);
+		if (i && memcmp(snap[~i & 1], old, len))
+			FAIL("round %d: last round's buffer written through a stale pin", i);
 		if (st == REFMDEV_DMA_ST_OK) {
 			ok++;
 			if (memcmp(dst, src->va, len))
@@ -231,31 +311,40 @@ TEST(unmap_during_dma_is_a_barrier)
 	}
 	ktap_info("%d copies completed before the unmap, %d refused after it",
 		  ok, unmapped);
+	ASSERT_VM_CHARGE_CACHED(base, d);
+	guest_mem_unmap(src);
+	ASSERT_EQ(dev_pinned_pages(d), 0);
 	ASSERT_VM_CHARGE(base);
-	free(dst);
-	free(snap);
+	free(buf[0]);
+	free(buf[1]);
+	free(snap[0]);
+	free(snap[1]);
 }
 
 /*
  * Two devices in one container, both copying into the range being
  * unmapped. type1 notifies them in turn; neither may pin the range again
  * while the other is being notified, or the unmap goes round and round
- * (and type1 BUGs after ten rounds).
+ * (and type1 BUGs after ten rounds). As above, the IOVA alternates
+ * between two buffers.
  */
-TEST(unmap_with_two_devices_in_one_container)
+TEST_F(cache, unmap_with_two_devices_in_one_container)
 {
 	const size_t len = 64 << 10;
 	struct vfio_dev *a = vfio_open(mdev_create(TYPE_1M));
 	struct vfio_dev *b = vfio_join_container(a, mdev_create(TYPE_1M));
 	struct dma_ring *ra = dma_ring_setup(a, 64);
 	struct dma_ring *rb = dma_ring_setup_at(b, 64, RING_IOVA + (1 << 20));
+	struct vm_charge base = vm_charge_now();
 	struct guest_mem *src = guest_mem_map(a, SRC_IOVA, len, RW);
-	__u8 *dst = aligned_alloc(4096, len), *snap = malloc(len);
+	__u8 *buf[2] = { aligned_alloc(4096, len), aligned_alloc(4096, len) };
+	__u8 *snap[2] = { malloc(len), malloc(len) };
 	int i, j;
 
-	ASSERT_TRUE(dst && snap);
+	ASSERT_TRUE(buf[0] && buf[1] && snap[0] && snap[1]);
 	fill_random(src->va, len, 5);
 	for (i = 0; i < 500; i++) {
+		__u8 *dst = buf[i & 1], *old = buf[~i & 1];
 		struct refmdev_dma_desc *da[4], *db[4];
 
 		memset(dst, 0, len);
@@ -268,7 +357,7 @@ TEST(unmap_with_two_devices_in_one_container)
 		dma_doorbell(rb);
 		usleep(i % 300);
 		ASSERT_OK(dma_unmap_raw(a, DST_IOVA, len, 0));
-		memcpy(snap, dst, len);
+		memcpy(snap[i & 1], dst, len);
 		for (j = 0; j < 4; j++) {
 			__u32 sa = dma_wait(ra, da[j]), sb = dma_wait(rb, db[j]);
 
@@ -277,11 +366,23 @@ TEST(unmap_with_two_devices_in_one_container)
 			ASSERT_TRUE(sb == REFMDEV_DMA_ST_OK ||
 				    sb == REFMDEV_DMA_ST_UNMAPPED);
 		}
-		if (memcmp(snap, dst, len))
+		/* Both idle: neither keeps a pin of the destination. */
+		ASSERT_PINNED_AT_MOST(a, PAGES(len));
+		ASSERT_PINNED_AT_MOST(b, PAGES(len));
+		if (memcmp(snap[i & 1], dst, len))
 			FAIL("round %d: written after VFIO_IOMMU_UNMAP_DMA returned", i);
+		if (i && memcmp(snap[~i & 1], old, len))
+			FAIL("round %d: last round's buffer written through a stale pin", i);
 	}
-	free(dst);
-	free(snap);
+	/* Both devices' caches let go of the source with its unmap. */
+	guest_mem_unmap(src);
+	ASSERT_EQ(dev_pinned_pages(a), 0);
+	ASSERT_EQ(dev_pinned_pages(b), 0);
+	ASSERT_VM_CHARGE(base);
+	free(buf[0]);
+	free(buf[1]);
+	free(snap[0]);
+	free(snap[1]);
 }
 
 /* Post @n copies of @len bytes each without waiting. */
@@ -294,7 +395,7 @@ static void post_many(struct dma_ring *r, int n, __u32 len)
 	dma_doorbell(r);
 }
 
-TEST(reset_with_dma_in_flight)
+TEST_F(cache, reset_with_dma_in_flight)
 {
 	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
 	struct dma_ring *r = dma_ring_setup(d, 64);
@@ -310,6 +411,7 @@ TEST(reset_with_dma_in_flight)
 		/* Engine back at power-on, nothing pinned. */
 		ASSERT_EQ(bar0_read(d, REFMDEV_REG_DMA_HEAD, 4), 0);
 		ASSERT_EQ(bar0_read(d, REFMDEV_REG_DMA_CONTROL, 4), 0);
+		ASSERT_EQ(dev_pinned_pages(d), 0);
 		ASSERT_VM_CHARGE(base);
 		/* And usable again. */
 		bar0_write(d, REFMDEV_REG_DMA_RING_BASE, 8, RING_IOVA);
@@ -318,6 +420,7 @@ TEST(reset_with_dma_in_flight)
 		r->tail = 0;
 		ASSERT_EQ(dma_run(r, SRC_IOVA, DST_IOVA, 4096, COPY),
 			  REFMDEV_DMA_ST_OK);
+		ASSERT_VM_CHARGE_CACHED(base, d);
 	}
 }
 
@@ -344,7 +447,7 @@ static pid_t busy_user(const char *uuid, bool exit_at_once)
 	return pid;
 }
 
-TEST(close_with_dma_in_flight)
+TEST_F(cache, close_with_dma_in_flight)
 {
 	const char *uuid = mdev_create(TYPE_1M);
 	int i, status;
@@ -354,6 +457,8 @@ TEST(close_with_dma_in_flight)
 
 		ASSERT_EQ(waitpid(pid, &status, 0), pid);
 		ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		/* The user's exit closed the device: nothing stays pinned. */
+		ASSERT_EQ(uuid_pinned_pages(uuid), 0);
 	}
 	/* The device is free and works. */
 	{
@@ -367,7 +472,7 @@ TEST(close_with_dma_in_flight)
 	}
 }
 
-TEST(kill_and_remove_with_dma_in_flight)
+TEST_F(cache, kill_and_remove_with_dma_in_flight)
 {
 	char uuid[UUID_LEN + 1];
 	pid_t user, remover;
@@ -388,7 +493,7 @@ TEST(kill_and_remove_with_dma_in_flight)
 	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-TEST(parallel_devices_and_processes)
+TEST_F(cache, parallel_devices_and_processes)
 {
 	const int nproc = 3;
 	pid_t pids[3];
@@ -401,8 +506,10 @@ TEST(parallel_devices_and_processes)
 			struct dma_ring *r = dma_ring_setup(d, 32);
 			struct guest_mem *s = guest_mem_map(d, SRC_IOVA, 1 << 20, RW);
 			struct guest_mem *t = guest_mem_map(d, DST_IOVA, 1 << 20, RW);
+			struct vm_charge base = vm_charge_now();
 			int n;
 
+			/* Each process is charged for its own device's pins only. */
 			for (n = 0; n < 40; n++) {
 				__u32 len = 4096 * (n + 1) + i;
 
@@ -410,7 +517,12 @@ TEST(parallel_devices_and_processes)
 				ASSERT_EQ(dma_run(r, SRC_IOVA, DST_IOVA, len, COPY),
 					  REFMDEV_DMA_ST_OK);
 				ASSERT_EQ(memcmp(s->va, t->va, len), 0);
+				ASSERT_VM_CHARGE_CACHED(base, d);
 			}
+			guest_mem_unmap(s);
+			guest_mem_unmap(t);
+			ASSERT_EQ(dev_pinned_pages(d), 0);
+			ASSERT_VM_CHARGE(base);
 			ktap_finish(0);
 		}
 	}

@@ -10,6 +10,10 @@
  * waiting on the VMM. These tests prove type1 does, with QEMU's edu
  * device bound to vfio-pci as the container member that allows vaddr
  * updates.
+ *
+ * The engine's pin cache keeps pins between descriptors, so the refusal
+ * is checked with the cache off and on (vaddr.cache.<off|on>.<test>):
+ * a cached pin must neither change the answer nor survive the unmap.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -20,6 +24,7 @@
 #include "dma_util.h"
 #include "edu_util.h"
 #include "ktap.h"
+#include "pin_cache_util.h"
 
 #define IOVA	0x10000000ull
 #define SIZE	0x100000	/* 1 MiB */
@@ -34,7 +39,25 @@ static void *guest_buffer(void)
 	return va;
 }
 
-TEST(refused_while_mdev_attached)
+FIXTURE(cache) {};
+
+FIXTURE_VARIANT(cache) {
+	unsigned long pages;		/* pin_cache_pages for the test's devices */
+};
+
+FIXTURE_VARIANT_ADD(cache, off) { .pages = 0 };
+FIXTURE_VARIANT_ADD(cache, on) { .pages = PIN_CACHE_DEFAULT };
+
+FIXTURE_SETUP(cache)
+{
+	pin_cache_set(variant->pages);
+}
+
+FIXTURE_TEARDOWN(cache)
+{
+}
+
+TEST_F(cache, refused_while_mdev_attached)
 {
 	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
 	void *va = guest_buffer();
@@ -50,8 +73,16 @@ TEST(refused_while_mdev_attached)
 		ASSERT_EQ(dma_run(r, 0x5555, IOVA, 4096, REFMDEV_DMA_OP_FILL),
 			  REFMDEV_DMA_ST_OK);
 		ASSERT_EQ(((__u8 *)va)[0], 0x55);
+		/* Refused with the page pinned (cached) too, and still used. */
+		ASSERT_ERRNO(dma_unmap_raw(d, IOVA, SIZE,
+					   VFIO_DMA_UNMAP_FLAG_VADDR), EBUSY);
+		ASSERT_EQ(dma_run(r, 0x7777777777777777ull, IOVA + 1, 4095,
+				  REFMDEV_DMA_OP_FILL), REFMDEV_DMA_ST_OK);
+		ASSERT_EQ(((__u8 *)va)[4095], 0x77);
+		ASSERT_EQ(dev_pinned_pages(d), variant->pages ? 1 : 0);
 	}
 	ASSERT_OK(dma_unmap_raw(d, IOVA, SIZE, 0));
+	ASSERT_EQ(dev_pinned_pages(d), 0);
 	munmap(va, SIZE);
 }
 

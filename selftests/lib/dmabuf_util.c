@@ -6,51 +6,18 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "dmabuf_util.h"
 #include "ktap.h"
-
-#define DEBUGFS		"/sys/kernel/debug"
-
-static void umount_debugfs(void *arg)
-{
-	(void)arg;
-	if (umount(DEBUGFS))
-		printf("# cleanup: umount %s: %s\n", DEBUGFS, strerror(errno));
-}
-
-static bool debugfs_mounted(void)
-{
-	char line[512], dev[128], dir[256], type[64];
-	bool found = false;
-	FILE *f;
-
-	f = fopen("/proc/self/mounts", "re");
-	if (!f)
-		FAIL("/proc/self/mounts: %s", strerror(errno));
-	while (!found && fgets(line, sizeof(line), f))
-		found = sscanf(line, "%127s %255s %63s", dev, dir, type) == 3 &&
-			!strcmp(dir, DEBUGFS) && !strcmp(type, "debugfs");
-	fclose(f);
-	return found;
-}
+#include "mdev_util.h"
 
 void bufinfo_ensure(void)
 {
 	if (!access(BUFINFO_PATH, R_OK))
 		return;
-	/*
-	 * Only mount what is not there, and only for this test: the system
-	 * (or the VM's init) may rely on its own debugfs mount.
-	 */
-	if (!debugfs_mounted()) {
-		if (mount("debugfs", DEBUGFS, "debugfs", 0, NULL))
-			FAIL("mount debugfs on %s: %s", DEBUGFS, strerror(errno));
-		ktap_defer(umount_debugfs, NULL);
-	}
+	debugfs_ensure();
 	if (access(BUFINFO_PATH, R_OK))
 		FAIL("%s: %s", BUFINFO_PATH, strerror(errno));
 }

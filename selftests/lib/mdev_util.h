@@ -28,6 +28,13 @@ int sysfs_read(const char *path, char *buf, size_t len);
 long sysfs_read_long(const char *path);
 bool path_exists(const char *path);
 
+#define DEBUGFS		"/sys/kernel/debug"
+/*
+ * Mount debugfs on DEBUGFS if nothing is mounted there (unmounted again
+ * when the test ends).
+ */
+void debugfs_ensure(void);
+
 void make_uuid(char *out);
 int mdev_create_raw(const char *type, const char *uuid);
 int mdev_remove(const char *uuid);
