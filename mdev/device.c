@@ -173,6 +173,7 @@ static int refmdev_init_dev(struct vfio_device *vdev)
 	p2p_windows_init(&rd->windows, refmdev_dev(rd));
 	ret = refmdev_devmem_init(rd);
 	if (ret) {
+		refmdev_pin_cache_destroy(rd);
 		p2p_windows_destroy(&rd->windows);
 		p2p_export_destroy(&rd->export);
 		mutex_destroy(&rd->lock);
@@ -186,6 +187,7 @@ static void refmdev_release_dev(struct vfio_device *vdev)
 {
 	struct refmdev *rd = vdev_to_refmdev(vdev);
 
+	refmdev_pin_cache_destroy(rd);
 	refmdev_devmem_free(rd);
 	p2p_windows_destroy(&rd->windows);
 	p2p_export_destroy(&rd->export);

@@ -85,7 +85,7 @@ static int refmdev_xfer_scratch_reserve(struct refmdev *rd,
 		return 0;
 	for (i = 0; i < 2; i++) {
 		fresh[i] = kvmalloc_array(npages, sizeof(*fresh[i]),
-					  GFP_KERNEL);
+					  GFP_KERNEL_ACCOUNT);
 		if (!fresh[i])
 			goto fail;
 	}
@@ -257,7 +257,7 @@ static u32 span_fill(struct refmdev *rd, struct refmdev_span *dst,
 
 	/* A page of the pattern plus 8 bytes, to start at any phase. */
 	if (!sc->tile) {
-		sc->tile = kmalloc(PAGE_SIZE + 8, GFP_KERNEL);
+		sc->tile = kmalloc(PAGE_SIZE + 8, GFP_KERNEL_ACCOUNT);
 		if (!sc->tile)
 			return REFMDEV_DMA_ST_NO_MEM;
 	}

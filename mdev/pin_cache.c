@@ -29,12 +29,22 @@
  *    recently used first; a descriptor larger than the bound still runs,
  *    and is trimmed after. 0 turns the cache off: every descriptor pins
  *    and unpins its own pages, as before there was a cache.
- *  - Every page the cache holds is charged as a pin by the backend (type1:
- *    to the mapping task's locked_vm, once per IOVA page; iommufd: its
- *    own accounting), and the cache never pins one IOVA page twice, so the
- *    charge of the device's pins is exactly @pages. When a pin fails on
- *    RLIMIT_MEMLOCK, the unused chunks are unpinned and the pin tried once
- *    more before the descriptor fails.
+ *  - The cache never pins one IOVA page twice, so for a device alone in a
+ *    container or IOAS with no IOMMU domain, what the backend charges for
+ *    its pins (type1: the mapping task's locked_vm, once per IOVA page;
+ *    iommufd: pinned_vm, and locked_vm of the user or process by its
+ *    accounting mode) is @pages between descriptors. Pins of the same
+ *    IOVA pages by other devices, or by a domain, share the charge. When
+ *    a pin fails on RLIMIT_MEMLOCK, the unused chunks are unpinned and
+ *    the pin tried once more before the descriptor fails.
+ *  - On type1, two unmaps at once in a container that has pins can stop
+ *    that container for good: type1 takes device_list_lock under
+ *    iommu->lock before notifying, and a notified device must unpin,
+ *    which takes iommu->lock. Without the cache a descriptor in flight
+ *    gave the same exposure; with it, any cached pin does. QEMU issues
+ *    unmaps one at a time; a program that does not should set
+ *    pin_cache_pages to 0 or use iommufd, which notifies holding no lock
+ *    (design.rst, "type1's own lock cycle").
  *
  * A chunk is one vfio_pin_pages() call and is unpinned with exactly that
  * call's range: iommufd counts accesses per call and area. Chunks in the
@@ -237,7 +247,7 @@ static u32 pin_chunk_new(struct refmdev *rd, u64 iova, unsigned int npages,
 	struct refmdev_pin_chunk *ch;
 	int ret;
 
-	ch = kmalloc(struct_size(ch, pages, npages), GFP_KERNEL);
+	ch = kmalloc(struct_size(ch, pages, npages), GFP_KERNEL_ACCOUNT);
 	if (!ch)
 		return REFMDEV_DMA_ST_NO_MEM;
 	for (;;) {
@@ -247,7 +257,7 @@ static u32 pin_chunk_new(struct refmdev *rd, u64 iova, unsigned int npages,
 		refmdev_dma_type1_call_end(rd);
 		if (ret == (int)npages)
 			break;
-		if (ret >= 0)	/* all or nothing, says the API; be safe */
+		if (WARN_ON_ONCE(ret >= 0))	/* all or nothing, says the API */
 			ret = -EFAULT;
 		if (ret == -EPERM && want != prot) {
 			want = prot;
@@ -269,6 +279,7 @@ static u32 pin_chunk_new(struct refmdev *rd, u64 iova, unsigned int npages,
 	ch->prot = want;
 	ch->cached = cached;
 	ch->busy = true;
+	memcpy(pages, ch->pages, npages * sizeof(*pages));
 	mutex_lock(&c->lock);
 	if (cached) {
 		pin_tree_insert(ch, &c->tree);
@@ -277,7 +288,6 @@ static u32 pin_chunk_new(struct refmdev *rd, u64 iova, unsigned int npages,
 	list_add_tail(&ch->node, &c->busy);
 	WRITE_ONCE(c->pages, c->pages + npages);
 	mutex_unlock(&c->lock);
-	memcpy(pages, ch->pages, npages * sizeof(*pages));
 	return REFMDEV_DMA_ST_OK;
 }
 
@@ -307,7 +317,7 @@ static enum pin_lookup pin_cache_lookup(struct refmdev_pin_cache *c, u64 pos,
 
 	lockdep_assert_held(&c->lock);
 	*n = ((last - pos) >> PAGE_SHIFT) + 1;
-	*cached = c->limit;
+	*cached = c->limit != 0;
 	if (!c->limit)	/* no cache: every pin is the descriptor's own */
 		return PIN_MISS;
 	ch = pin_tree_iter_first(&c->tree, pos, last);
@@ -432,7 +442,6 @@ void refmdev_pin_cache_unmap(struct refmdev *rd, u64 iova, u64 length)
 {
 	struct refmdev_pin_cache *c = &rd->dma.pins;
 	struct refmdev_pin_chunk *ch, *next;
-	bool queue = false;
 	u64 last;
 
 	if (!length)
@@ -442,21 +451,22 @@ void refmdev_pin_cache_unmap(struct refmdev *rd, u64 iova, u64 length)
 	mutex_lock(&c->lock);
 	for (ch = pin_tree_iter_first(&c->tree, iova, last); ch; ch = next) {
 		next = pin_tree_iter_next(ch, iova, last);
-		if (!ch->busy) {
+		if (!ch->busy)
 			pin_chunk_detach(c, ch, &c->doomed);
-			queue = true;
-		}
 	}
-	mutex_unlock(&c->lock);
-	if (queue)
+	/* Queued under the lock, so that refmdev_pin_cache_drop() sees it. */
+	if (!list_empty(&c->doomed))
 		queue_work(system_unbound_wq, &c->unpin_work);
+	mutex_unlock(&c->lock);
 	wait_event(c->unpinned, !READ_ONCE(c->unpinning));
 }
 
 /*
  * Unpin everything, with the worker stopped (refmdev_dma_quiesce()): a
- * reset, bus mastering turned off, or close. The unpin work is waited
- * for too, so that nothing of ours runs once the device is closed.
+ * reset, bus mastering turned off, or close. What an unmap left for the
+ * unpin work is taken over too, and the work waited for, so that nothing
+ * of ours runs once the device is closed. .dma_unmap may wait for this
+ * unpinning, so to lockdep it is part of the pin section.
  */
 void refmdev_pin_cache_drop(struct refmdev *rd)
 {
@@ -466,7 +476,20 @@ void refmdev_pin_cache_drop(struct refmdev *rd)
 	mutex_lock(&c->lock);
 	WARN_ON_ONCE(!list_empty(&c->busy));
 	pin_cache_trim(c, &drop, 0);
+	list_splice_init(&c->doomed, &drop);
 	mutex_unlock(&c->lock);
-	pin_chunks_unpin(rd, &drop, false);
+	lock_map_acquire(&rd->dma.section_map);
+	pin_chunks_unpin(rd, &drop, true);
+	lock_map_release(&rd->dma.section_map);
 	flush_work(&c->unpin_work);
+}
+
+/* The device goes: nothing may be left pinned, nor the work queued. */
+void refmdev_pin_cache_destroy(struct refmdev *rd)
+{
+	struct refmdev_pin_cache *c = &rd->dma.pins;
+
+	cancel_work_sync(&c->unpin_work);
+	WARN_ON_ONCE(c->pages || !list_empty(&c->doomed));
+	mutex_destroy(&c->lock);
 }

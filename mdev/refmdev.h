@@ -106,9 +106,10 @@ struct refmdev_irqs {
  * @pages (pinned now, in every chunk) is written under @lock and read
  * without it by debugfs.
  *
- * Lifetime: chunks live from their pin to their unpin; the unpin work
- * runs only while .dma_unmap waits for it or until refmdev_pin_cache_drop()
- * flushes it, which close does.
+ * Lifetime: chunks live from their pin to their unpin; the unpin work is
+ * queued (under @lock) only by .dma_unmap, which waits for it, and
+ * refmdev_pin_cache_drop() takes over @doomed and flushes it, which close
+ * does; release cancels it.
  */
 struct refmdev_pin_cache {
 	struct mutex lock;	/* see above */
@@ -366,6 +367,7 @@ u32 refmdev_pin_cache_get(struct refmdev *rd, u64 iova, unsigned long npages,
 void refmdev_pin_cache_put(struct refmdev *rd);
 void refmdev_pin_cache_unmap(struct refmdev *rd, u64 iova, u64 length);
 void refmdev_pin_cache_drop(struct refmdev *rd);
+void refmdev_pin_cache_destroy(struct refmdev *rd);
 
 /* debugfs.c: counters for the selftests */
 void refmdev_debugfs_init(void);
