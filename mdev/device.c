@@ -428,6 +428,29 @@ static int refmdev_mmap(struct vfio_device *vdev, struct vm_area_struct *vma)
 	return refmdev_devmem_mmap(vdev_to_refmdev(vdev), vma);
 }
 
+#ifdef REFMDEV_HAVE_VFIO_IOMMUFD_OPS
+/*
+ * Bound through iommufd, not a type1 container: the pin cache may keep
+ * pins by default (pin_cache.c). The VFIO core binds before the first
+ * open and unbinds after the last close.
+ */
+static int refmdev_bind_iommufd(struct vfio_device *vdev,
+				struct iommufd_ctx *ictx, u32 *out_device_id)
+{
+	int ret = vfio_iommufd_emulated_bind(vdev, ictx, out_device_id);
+
+	if (!ret)
+		vdev_to_refmdev(vdev)->dma.pins.iommufd = true;
+	return ret;
+}
+
+static void refmdev_unbind_iommufd(struct vfio_device *vdev)
+{
+	vfio_iommufd_emulated_unbind(vdev);
+	vdev_to_refmdev(vdev)->dma.pins.iommufd = false;
+}
+#endif
+
 const struct vfio_device_ops refmdev_vfio_ops = {
 	.name		= "vfio-refmdev",
 	.init		= refmdev_init_dev,
@@ -445,8 +468,8 @@ const struct vfio_device_ops refmdev_vfio_ops = {
 	.get_region_info_caps = refmdev_region_info,
 #endif
 #ifdef REFMDEV_HAVE_VFIO_IOMMUFD_OPS
-	.bind_iommufd	= vfio_iommufd_emulated_bind,
-	.unbind_iommufd	= vfio_iommufd_emulated_unbind,
+	.bind_iommufd	= refmdev_bind_iommufd,
+	.unbind_iommufd	= refmdev_unbind_iommufd,
 	.attach_ioas	= vfio_iommufd_emulated_attach_ioas,
 	.detach_ioas	= vfio_iommufd_emulated_detach_ioas,
 #endif

@@ -41,9 +41,10 @@
  *    that container for good: type1 takes device_list_lock under
  *    iommu->lock before notifying, and a notified device must unpin,
  *    which takes iommu->lock. Without the cache a descriptor in flight
- *    gave the same exposure; with it, any cached pin does. QEMU issues
- *    unmaps one at a time; a program that does not should set
- *    pin_cache_pages to 0 or use iommufd, which notifies holding no lock
+ *    gives that exposure; with it, any cached pin would. So the cache is
+ *    on by default only for a device bound through iommufd, which
+ *    notifies holding no lock; for type1 the administrator opts in with
+ *    pin_cache_type1, for VMMs that, like QEMU, unmap one at a time
  *    (design.rst, "type1's own lock cycle").
  *
  * A chunk is one vfio_pin_pages() call and is unpinned with exactly that
@@ -71,6 +72,12 @@ static unsigned int pin_cache_pages = 16384;
 module_param(pin_cache_pages, uint, 0644);
 MODULE_PARM_DESC(pin_cache_pages,
 		 "Pinned guest pages each device keeps between DMA descriptors; 0 pins per descriptor (default 16384, read when a device is opened)");
+
+/* Why type1 containers need this, see the top of the file. */
+static bool pin_cache_type1;
+module_param(pin_cache_type1, bool, 0644);
+MODULE_PARM_DESC(pin_cache_type1,
+		 "Keep pins also for devices in type1 containers, whose user must then never unmap from two threads at once (default N, read when a device is opened)");
 
 /*
  * One vfio_pin_pages() call's pages: [start, last] of IOVA space, on
@@ -112,7 +119,10 @@ void refmdev_pin_cache_init(struct refmdev *rd)
 	atomic_set(&c->pin_calls, 0);
 }
 
-/* At open: the bound this user gets. The cache is empty (see _drop()). */
+/*
+ * At open: the bound this user gets, 0 for a type1 container unless the
+ * administrator opted in. The cache is empty (see _drop()).
+ */
 void refmdev_pin_cache_open(struct refmdev *rd)
 {
 	struct refmdev_pin_cache *c = &rd->dma.pins;
@@ -120,6 +130,8 @@ void refmdev_pin_cache_open(struct refmdev *rd)
 	mutex_lock(&c->lock);
 	WARN_ON_ONCE(c->pages);
 	c->limit = READ_ONCE(pin_cache_pages);
+	if (!c->iommufd && !READ_ONCE(pin_cache_type1))
+		c->limit = 0;
 	mutex_unlock(&c->lock);
 }
 

@@ -119,6 +119,7 @@ struct refmdev_pin_cache {
 	unsigned long pages;
 	unsigned long cached_pages;	/* in the tree */
 	unsigned long limit;	/* pin_cache_pages, when the device was opened */
+	bool iommufd;		/* bound through iommufd, from bind to unbind */
 	unsigned long unpinning;
 	wait_queue_head_t unpinned;
 	struct list_head doomed;
