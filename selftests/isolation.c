@@ -363,6 +363,11 @@ TEST_F(cache, status_write_held_by_userfaultfd)
 	ASSERT_VM_CHARGE_CACHED(before, a);
 }
 
+static void fuse_release(void *arg)
+{
+	fuse_stall_hold(arg, false);
+}
+
 /*
  * The one wait a pin section cannot avoid: pinning the user's memory.
  * The source is a mapping of a file on a FUSE server that holds its
@@ -406,6 +411,13 @@ TEST_F(cache, gup_held_by_fuse_server)
 	ASSERT_EQ(pthread_create(&t, NULL, unmap_thread, &u), 0);
 	ktap_info("holding the FUSE server's reads");
 
+	/*
+	 * Registered last, run first: a failure while the server holds
+	 * the engine's GUP must let it go before any cleanup that needs
+	 * type1's lock or this process's mmap_lock, or the cleanup waits
+	 * for ever.
+	 */
+	ktap_defer(fuse_release, fs);
 	fuse_stall_hold(fs, true);
 	desc = dma_post(r, SRC_IOVA, DST_IOVA, SZ_1M, COPY);
 	dma_doorbell(r);
