@@ -121,6 +121,7 @@
  * (mdev/debugfs.c). Neither exists in a driver without the cache.
  */
 #define PIN_CACHE_PARAM	"/sys/module/refmdev/parameters/pin_cache_pages"
+#define PIN_CACHE_TYPE1	"/sys/module/refmdev/parameters/pin_cache_type1"
 #define REFMDEV_DEBUGFS	"/sys/kernel/debug/refmdev"
 
 /* Issue 13's goals, checked on the warm rows. */
@@ -241,7 +242,7 @@ static __u64 now_ns(void)
  * The pin cache's parameter as found, put back by pin_cache_restore():
  * the bench may run on a machine whose owner chose a bound.
  */
-static char pin_cache_orig[32];
+static char pin_cache_orig[32], pin_cache_type1_orig[8];
 
 static void pin_cache_set(const char *val)
 {
@@ -260,6 +261,10 @@ static void pin_cache_restore(void *arg)
 	if (ret)
 		printf("# cleanup: restore %s to %s: %s\n", PIN_CACHE_PARAM,
 		       pin_cache_orig, strerror(-ret));
+	if (pin_cache_type1_orig[0] &&
+	    sysfs_write(PIN_CACHE_TYPE1, pin_cache_type1_orig))
+		printf("# cleanup: restore %s to %s\n", PIN_CACHE_TYPE1,
+		       pin_cache_type1_orig);
 }
 
 /*
@@ -296,14 +301,25 @@ static unsigned int pin_cache_start(void)
 	}
 	ktap_info("pin cache: cold device with pin_cache_pages=0, warm device with %s",
 		  pin_cache_orig);
+	if (path_exists(PIN_CACHE_TYPE1) &&
+	    sysfs_read(PIN_CACHE_TYPE1, pin_cache_type1_orig,
+		       sizeof(pin_cache_type1_orig)))
+		FAIL("read %s", PIN_CACHE_TYPE1);
 	ktap_defer(pin_cache_restore, NULL);
 	pin_cache_set("0");
 	return NR_TEMPS;
 }
 
+/*
+ * The warm device: the bound as found, and the opt-in that type1
+ * containers need (device.rst, "Pin cache"), which the bench may take:
+ * it never unmaps from two threads at once.
+ */
 static void pin_cache_warm(void)
 {
 	pin_cache_set(pin_cache_orig);
+	if (pin_cache_type1_orig[0] && sysfs_write(PIN_CACHE_TYPE1, "Y"))
+		FAIL("set %s", PIN_CACHE_TYPE1);
 }
 
 /* A counter of the device's debugfs directory, or -1 if it has none. */

@@ -12,16 +12,23 @@
 
 /* -1 until pin_cache_set(): then pin_cache_bound() reads the parameter. */
 static long bound_set = -1;
-static char old_value[32];
+static char old_value[32], old_type1[8];
+
+static void param_restore(const char *path, const char *value)
+{
+	int ret = sysfs_write(path, value);
+
+	if (ret)
+		printf("# cleanup: %s back to %s: %s\n", path, value,
+		       strerror(-ret));
+}
 
 static void pin_cache_restore(void *arg)
 {
-	int ret = sysfs_write(PIN_CACHE_PARAM, old_value);
-
 	(void)arg;
-	if (ret)
-		printf("# cleanup: %s back to %s: %s\n", PIN_CACHE_PARAM,
-		       old_value, strerror(-ret));
+	param_restore(PIN_CACHE_PARAM, old_value);
+	if (old_type1[0])
+		param_restore(PIN_CACHE_TYPE1_PARAM, old_type1);
 	bound_set = -1;
 }
 
@@ -40,12 +47,28 @@ void pin_cache_set(unsigned long pages)
 		ret = sysfs_read(PIN_CACHE_PARAM, old_value, sizeof(old_value));
 		if (ret)
 			FAIL("read %s: %s", PIN_CACHE_PARAM, strerror(-ret));
+		old_type1[0] = 0;
+		if (path_exists(PIN_CACHE_TYPE1_PARAM) &&
+		    sysfs_read(PIN_CACHE_TYPE1_PARAM, old_type1,
+			       sizeof(old_type1)))
+			FAIL("read %s", PIN_CACHE_TYPE1_PARAM);
 		ktap_defer(pin_cache_restore, NULL);
 	}
 	snprintf(val, sizeof(val), "%lu", pages);
 	ret = sysfs_write(PIN_CACHE_PARAM, val);
 	if (ret)
 		FAIL("write %s to %s: %s", val, PIN_CACHE_PARAM, strerror(-ret));
+	/*
+	 * type1 containers get the cache only by opting in (device.rst):
+	 * the tests opt in whenever they want a cache, and never unmap from
+	 * two threads at once in one container while it holds pins.
+	 */
+	if (old_type1[0]) {
+		ret = sysfs_write(PIN_CACHE_TYPE1_PARAM, pages ? "Y" : "N");
+		if (ret)
+			FAIL("write %s: %s", PIN_CACHE_TYPE1_PARAM,
+			     strerror(-ret));
+	}
 	bound_set = pages;
 }
 

@@ -27,6 +27,7 @@
 #include "ktap.h"
 
 #define PIN_CACHE_PARAM		"/sys/module/refmdev/parameters/pin_cache_pages"
+#define PIN_CACHE_TYPE1_PARAM	"/sys/module/refmdev/parameters/pin_cache_type1"
 #define PIN_CACHE_DEFAULT	16384	/* the parameter's default, pages */
 #define PIN_CHUNK_PAGES		512	/* at most, per vfio_pin_pages call */
 
