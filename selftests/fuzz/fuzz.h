@@ -197,6 +197,7 @@ int fz_region_read(struct fz_dev *d, unsigned int index, unsigned int off,
 #define fz_cfg_read(d, off, len, val) \
 	fz_region_read(d, VFIO_PCI_CONFIG_REGION_INDEX, off, len, val)
 /* One access through @p; true if it raised SIGBUS. */
+void fz_catch_sigbus(void);
 bool fz_access_faults(__u8 *p, bool write, __u8 val);
 
 /* sysfs.c: the process that creates and removes the shared mdevs. */

@@ -29,16 +29,22 @@ static void on_sigbus(int sig)
 	siglongjmp(fault_jmp, 1);
 }
 
+/*
+ * Before the worker starts its threads: installed lazily by the first
+ * access, a thread could fork between another's claim and its
+ * sigaction(), and the child would die of SIGBUS with no handler.
+ */
+void fz_catch_sigbus(void)
+{
+	struct sigaction sa = { .sa_handler = on_sigbus };
+
+	sigaction(SIGBUS, &sa, NULL);
+}
+
 bool fz_access_faults(__u8 *p, bool write, __u8 val)
 {
-	static atomic_int installed;
 	bool faulted = false;
 
-	if (!atomic_exchange(&installed, 1)) {
-		struct sigaction sa = { .sa_handler = on_sigbus };
-
-		sigaction(SIGBUS, &sa, NULL);
-	}
 	in_access = 1;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	if (sigsetjmp(fault_jmp, 1))

@@ -199,6 +199,7 @@ void fz_worker_main(struct fz_shared *sh, int id, int generation,
 	p->rings = map_anon(FZ_DEVS * FZ_PAGE);
 	/* A dead peer's socket must not kill the sender. */
 	signal(SIGPIPE, SIG_IGN);
+	fz_catch_sigbus();
 	baseline = vm_locked_kib();
 
 	for (i = 0; i < FZ_THREADS; i++) {
