@@ -26,6 +26,7 @@
 
 #include "dma_util.h"
 #include "ktap.h"
+#include "pin_cache_fixture.h"
 #include "pin_cache_util.h"
 #include "vfio_backend.h"
 
@@ -37,25 +38,6 @@ KTAP_BACKENDS(KTAP_BOTH);
 #define RW		(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
 #define COPY		REFMDEV_DMA_OP_COPY
 #define PAGES(len)	((long)(((len) + 4095) / 4096))
-
-FIXTURE(cache) {};
-
-FIXTURE_VARIANT(cache) {
-	unsigned long pages;		/* pin_cache_pages for the test's devices */
-};
-
-FIXTURE_VARIANT_ADD(cache, off) { .pages = 0 };
-FIXTURE_VARIANT_ADD(cache, on) { .pages = PIN_CACHE_DEFAULT };
-
-/* Devices read the bound when they are opened: set it before any is. */
-FIXTURE_SETUP(cache)
-{
-	pin_cache_set(variant->pages);
-}
-
-FIXTURE_TEARDOWN(cache)
-{
-}
 
 TEST_F(cache, locked_memory_returns_to_baseline)
 {

@@ -49,6 +49,7 @@
 #include "importer_util.h"
 #include "ktap.h"
 #include "p2p_util.h"
+#include "pin_cache_fixture.h"
 #include "pin_cache_util.h"
 #include "vfio_backend.h"
 
@@ -263,25 +264,6 @@ static void *unmap_thread(void *p)
 }
 
 #define RW	(VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE)
-
-FIXTURE(cache) {};
-
-FIXTURE_VARIANT(cache) {
-	unsigned long pages;		/* pin_cache_pages for the test's devices */
-};
-
-FIXTURE_VARIANT_ADD(cache, off) { .pages = 0 };
-FIXTURE_VARIANT_ADD(cache, on) { .pages = PIN_CACHE_DEFAULT };
-
-/* Before the neighbour or any device is opened: they read it at open. */
-FIXTURE_SETUP(cache)
-{
-	pin_cache_set(variant->pages);
-}
-
-FIXTURE_TEARDOWN(cache)
-{
-}
 
 /*
  * The engine copies 8 MiB; while it holds the pins the user unmaps the

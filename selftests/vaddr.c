@@ -24,6 +24,7 @@
 #include "dma_util.h"
 #include "edu_util.h"
 #include "ktap.h"
+#include "pin_cache_fixture.h"
 #include "pin_cache_util.h"
 
 #define IOVA	0x10000000ull
@@ -37,24 +38,6 @@ static void *guest_buffer(void)
 
 	ASSERT_TRUE(va != MAP_FAILED);
 	return va;
-}
-
-FIXTURE(cache) {};
-
-FIXTURE_VARIANT(cache) {
-	unsigned long pages;		/* pin_cache_pages for the test's devices */
-};
-
-FIXTURE_VARIANT_ADD(cache, off) { .pages = 0 };
-FIXTURE_VARIANT_ADD(cache, on) { .pages = PIN_CACHE_DEFAULT };
-
-FIXTURE_SETUP(cache)
-{
-	pin_cache_set(variant->pages);
-}
-
-FIXTURE_TEARDOWN(cache)
-{
 }
 
 TEST_F(cache, refused_while_mdev_attached)
