@@ -95,6 +95,7 @@ struct refmdev_pin_chunk {
 	int prot;		/* IOMMU_READ / IOMMU_WRITE it was pinned with */
 	bool cached;		/* in the tree; else the descriptor's own */
 	bool busy;		/* on pins.busy */
+	bool doomed;		/* its pages count in pins.unpinning */
 	struct page *pages[];
 };
 
@@ -163,20 +164,30 @@ static u32 pin_status(int err)
 }
 
 /*
- * Take @ch out of use, onto @to, to be unpinned by pin_chunks_unpin();
- * its pages count in @unpinning until then.
+ * Take @ch out of the tree, for no later descriptor to use; its pages
+ * count in @unpinning from now until they are unpinned.
  */
-static void pin_chunk_detach(struct refmdev_pin_cache *c,
-			     struct refmdev_pin_chunk *ch, struct list_head *to)
+static void pin_chunk_uncache(struct refmdev_pin_cache *c,
+			      struct refmdev_pin_chunk *ch)
 {
 	lockdep_assert_held(&c->lock);
-	WARN_ON_ONCE(ch->busy);
 	if (ch->cached) {
 		pin_tree_remove(ch, &c->tree);
 		c->cached_pages -= ch->npages;
 		ch->cached = false;
 	}
-	WRITE_ONCE(c->unpinning, c->unpinning + ch->npages);
+	if (!ch->doomed) {
+		WRITE_ONCE(c->unpinning, c->unpinning + ch->npages);
+		ch->doomed = true;
+	}
+}
+
+/* Take unused @ch onto @to, to be unpinned by pin_chunks_unpin(). */
+static void pin_chunk_detach(struct refmdev_pin_cache *c,
+			     struct refmdev_pin_chunk *ch, struct list_head *to)
+{
+	WARN_ON_ONCE(ch->busy);
+	pin_chunk_uncache(c, ch);
 	list_move(&ch->node, to);
 }
 
@@ -242,20 +253,44 @@ static bool pin_cache_evict(struct refmdev *rd)
 }
 
 /*
- * Pin @npages at @iova as a new chunk, in the tree if @cached. A cached
- * chunk asks for read and write if the mapping allows it, so that later
- * descriptors can use it either way. On RLIMIT_MEMLOCK, the unused
- * chunks go and the pin is tried once more (@evicted says if that
- * happened already for this descriptor). The pages go to @pages too.
- * Called in the pin section, without pins.lock. Returns a descriptor
- * status.
+ * What a new cached chunk asks for, given that the descriptor needs @prot
+ * and that @known was proven for these pages since they were mapped (by
+ * the chunk this one replaces). A chunk's prot must be exactly what the
+ * backend checked, since later descriptors trust it:
+ *  - type1 checks every permission asked, so a chunk asks for both and
+ *    falls back on @prot if the mapping refuses one;
+ *  - iommufd checks only write when write is asked (check_area_prot()),
+ *    so asking for both proves nothing about read: a write-only mapping
+ *    would become readable through the cache. There a chunk asks for what
+ *    the descriptor needs, plus read where @known proved it. And read
+ *    alone is asked without write, as a device that writes must pin for
+ *    write (it breaks copy-on-write sharing), so a page used both ways
+ *    is pinned again once per direction before its chunk serves both.
+ */
+static int pin_chunk_want(const struct refmdev_pin_cache *c, int prot,
+			  int known)
+{
+	if (!c->iommufd)
+		return IOMMU_READ | IOMMU_WRITE;
+	if (prot & IOMMU_WRITE)
+		return prot | (known & IOMMU_READ);
+	return prot;
+}
+
+/*
+ * Pin @npages at @iova as a new chunk, in the tree if @cached (asking for
+ * what pin_chunk_want() says, so that later descriptors can use it either
+ * way; @known as there). On RLIMIT_MEMLOCK, the unused chunks go and the
+ * pin is tried once more (@evicted says if that happened already for this
+ * descriptor). The pages go to @pages too. Called in the pin section,
+ * without pins.lock. Returns a descriptor status.
  */
 static u32 pin_chunk_new(struct refmdev *rd, u64 iova, unsigned int npages,
-			 int prot, bool cached, bool *evicted,
+			 int prot, int known, bool cached, bool *evicted,
 			 struct page **pages)
 {
 	struct refmdev_pin_cache *c = &rd->dma.pins;
-	int want = cached ? IOMMU_READ | IOMMU_WRITE : prot;
+	int want = cached ? pin_chunk_want(c, prot, known) : prot;
 	struct refmdev_pin_chunk *ch;
 	int ret;
 
@@ -291,6 +326,7 @@ static u32 pin_chunk_new(struct refmdev *rd, u64 iova, unsigned int npages,
 	ch->prot = want;
 	ch->cached = cached;
 	ch->busy = true;
+	ch->doomed = false;
 	memcpy(pages, ch->pages, npages * sizeof(*pages));
 	mutex_lock(&c->lock);
 	if (cached) {
@@ -370,10 +406,14 @@ u32 refmdev_pin_cache_get(struct refmdev *rd, u64 iova, unsigned long npages,
 {
 	struct refmdev_pin_cache *c = &rd->dma.pins;
 	u64 last = iova + ((u64)npages << PAGE_SHIFT) - 1, pos = iova;
+	/* What a stale chunk proved, for its pages up to @known_last. */
+	u64 known_last = 0;
 	unsigned long done = 0, n;
 	bool evicted = false;
+	int known = 0;
 
 	while (done < npages) {
+		struct refmdev_pin_chunk *ch;
 		enum pin_lookup found;
 		LIST_HEAD(stale);
 		bool cached;
@@ -384,13 +424,22 @@ u32 refmdev_pin_cache_get(struct refmdev *rd, u64 iova, unsigned long npages,
 					 &cached, &stale);
 		mutex_unlock(&c->lock);
 		if (found == PIN_STALE) {
+			ch = list_first_entry(&stale, struct refmdev_pin_chunk,
+					      node);
+			known = ch->prot;
+			known_last = ch->last;
 			pin_chunks_unpin(rd, &stale, true);
 			continue;
 		}
 		if (found == PIN_MISS) {
 			n = min_t(unsigned long, n, VFIO_PIN_PAGES_MAX_ENTRIES);
-			st = pin_chunk_new(rd, pos, n, prot, cached, &evicted,
-					   pages + done);
+			if (known && known_last >= pos)
+				n = min_t(unsigned long, n,
+					  ((known_last - pos) >> PAGE_SHIFT) + 1);
+			else
+				known = 0;
+			st = pin_chunk_new(rd, pos, n, prot, known, cached,
+					   &evicted, pages + done);
 			if (st != REFMDEV_DMA_ST_OK)
 				return st;
 		}
@@ -445,10 +494,14 @@ static void pin_cache_unpin_work(struct work_struct *work)
  * From .dma_unmap, once the worker is out of its pin section: have every
  * chunk that overlaps [iova, iova + length) unpinned, then wait until
  * nothing taken out of the tree is still pinned, whoever took it out
- * (another unmap of the same device, a reset). A chunk in use can only be
- * met here if the gate fell back on its timed form and the worker has
- * started on a new descriptor; the backend then finds the pins and
- * notifies again.
+ * (another unmap of the same device, a reset).
+ *
+ * A chunk in use can only be met here if the gate fell back on its timed
+ * form and the worker has started on a new descriptor. It leaves the tree
+ * too and counts as unpinning, so the wait lasts until the descriptor
+ * ends and refmdev_pin_cache_put() unpins it: iommufd notifies a detach
+ * only once, and a pin left behind would outlive the access it was made
+ * through.
  */
 void refmdev_pin_cache_unmap(struct refmdev *rd, u64 iova, u64 length)
 {
@@ -463,7 +516,9 @@ void refmdev_pin_cache_unmap(struct refmdev *rd, u64 iova, u64 length)
 	mutex_lock(&c->lock);
 	for (ch = pin_tree_iter_first(&c->tree, iova, last); ch; ch = next) {
 		next = pin_tree_iter_next(ch, iova, last);
-		if (!ch->busy)
+		if (ch->busy)
+			pin_chunk_uncache(c, ch);
+		else
 			pin_chunk_detach(c, ch, &c->doomed);
 	}
 	/* Queued under the lock, so that refmdev_pin_cache_drop() sees it. */

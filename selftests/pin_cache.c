@@ -4,7 +4,8 @@
  * wants it to misbehave: a warm descriptor pins nothing and still moves
  * the right data; an unmap drops exactly the chunks it overlaps (a
  * chunk it only partly overlaps whole), so an IOVA mapped again to other
- * memory, or read-only, is never reached through an old pin; the bound
+ * memory, or read-only, is never reached through an old pin; memory
+ * mapped write-only is never read through a pin made for writing; the bound
  * holds, also for a descriptor larger than it; resets, FLR, bus master
  * off and close empty it; a full cache does not make RLIMIT_MEMLOCK
  * refuse a working set that fits; an unmap racing a stream leaves no pin
@@ -316,6 +317,54 @@ TEST(read_only_remap_of_a_cached_range_refuses_writes)
 	copy_ok(r, DST_IOVA, SRC_IOVA + 2 * SZ_1M, SZ_1M, va, other->va);
 	ASSERT_VM_CHARGE_CACHED(base, d);
 	ASSERT_OK(dma_unmap_raw(d, DST_IOVA, SZ_1M, 0));
+	free(snap);
+}
+
+/*
+ * The other way round: memory the user mapped write-only is written by
+ * the engine but never read, not even through the chunk the write left
+ * in the cache. iommufd checks only the write permission of a pin that
+ * asks for read and write, so a cache that pinned for both whenever the
+ * mapping let it would read here. Writes and refused reads alternate, so
+ * that each finds the other's chunk in the cache.
+ */
+TEST(write_only_mapping_is_never_read_through_the_cache)
+{
+	struct guest_mem *src, *out;
+	struct vm_charge base;
+	struct vfio_dev *d;
+	struct dma_ring *r;
+	__u8 *va = buffer(SZ_64K, 15), *snap = malloc(SZ_64K);
+	int round;
+
+	ASSERT_TRUE(snap);
+	pin_cache_set(PIN_CACHE_DEFAULT);
+	d = vfio_open(mdev_create(TYPE_1M));
+	r = dma_ring_setup(d, 16);
+	src = guest_mem_map(d, SRC_IOVA, SZ_64K, RW);
+	out = guest_mem_map(d, SRC_IOVA + SZ_1M, SZ_64K, RW);
+	base = vm_charge_now();
+	ASSERT_OK(dma_map_raw(d, va, DST_IOVA, SZ_64K,
+			      VFIO_DMA_MAP_FLAG_WRITE));
+
+	for (round = 0; round < 2; round++) {
+		fill_random(src->va, SZ_64K, 16 + round);
+		copy_ok(r, SRC_IOVA, DST_IOVA, SZ_64K, src->va, va);
+		ASSERT_EQ(dma_run(r, 0x11, DST_IOVA + 5, 1, REFMDEV_DMA_OP_FILL),
+			  REFMDEV_DMA_ST_OK);
+		ASSERT_EQ(va[5], 0x11);
+
+		fill_random(out->va, SZ_64K, 18 + round);
+		memcpy(snap, out->va, SZ_64K);
+		ASSERT_EQ(dma_run(r, DST_IOVA, SRC_IOVA + SZ_1M, SZ_64K, COPY),
+			  REFMDEV_DMA_ST_READ_ONLY);
+		ASSERT_EQ(dma_run(r, DST_IOVA + 3 * PAGE, SRC_IOVA + SZ_1M, 1,
+				  COPY),
+			  REFMDEV_DMA_ST_READ_ONLY);
+		ASSERT_EQ(memcmp(out->va, snap, SZ_64K), 0);
+		ASSERT_VM_CHARGE_CACHED(base, d);
+	}
+	ASSERT_OK(dma_unmap_raw(d, DST_IOVA, SZ_64K, 0));
 	free(snap);
 }
 
