@@ -6,7 +6,9 @@
 #                        installs nothing ("make deps" installs host packages)
 #   make run             boot the default Debian kernel in QEMU and demo it
 #   make check [T=pat]   run the selftests in QEMU; T filters test names
-#   make bench           measure the DMA engine in QEMU; writes bench.json
+#   make bench [ONLY=s]  measure the DMA engine in QEMU; writes bench.json;
+#                        ONLY names the sections to run (copy p2p revoke
+#                        lifecycle)
 #   make fuzz [SEED=n] [DURATION=s] [KERNEL=...]
 #                        the concurrency fuzzer alone (default: 600 s on
 #                        the debug kernel, with fault injection)
@@ -126,7 +128,7 @@ fuzz: deps userspace
 		FUZZ_DURATION="$(or $(DURATION),600)" scripts/make-check.sh
 
 bench: deps userspace
-	@scripts/make-bench.sh
+	@BENCH_ONLY="$(ONLY)" scripts/make-bench.sh
 
 checkpatch: deps
 	@scripts/checkpatch.sh

@@ -15,7 +15,9 @@
 # only the cold ones (see selftests/bench/dma_bench.c). Exits non-zero
 # if the VM run failed or no results came out; a
 # failed run leaves no bench.json behind, so that numbers from an older
-# run are never taken for this one's. A failed check does not fail the
+# run are never taken for this one's. BENCH_ONLY (make bench ONLY=...),
+# section names separated by spaces or commas (copy, p2p, revoke,
+# lifecycle), runs only those sections. A failed check does not fail the
 # run (the numbers are still valid): it is reported, loudly, at the end.
 #
 # Speed is measured here and only here, never in the tests: a test that
@@ -63,7 +65,7 @@ echo "bench: booting $release in QEMU (logs in $out/vm)" >&2
 # tunable keeps glibc on the vector loop at every size.
 "$top/scripts/vm-run.sh" -k "$kdir" -p "$out/payload" -l "$out/vm" \
 	-t 1200 -- GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=1073741824 \
-	./dma_bench | tr -d '\r' |
+	BENCH_ONLY="'${BENCH_ONLY:-}'" ./dma_bench | tr -d '\r' |
 	awk '/^name +value +unit +baseline +ratio$/ { hide = 1 }
 	     !hide { print; fflush() }
 	     /^@@BENCH-JSON-END$/ { hide = 0 }'

@@ -54,6 +54,12 @@
  * a revocation that leaves an importer mapped. A failed check does not:
  * its row says FAIL (a "check" member in the JSON, with the "goal" it
  * missed) and the run goes on.
+ *
+ * Sections: copy (guest and BAR2 copies, pinning, descriptor round trip),
+ * p2p, revoke and lifecycle. The environment variable BENCH_ONLY, a list
+ * of section names separated by spaces or commas, runs only those (the
+ * devices the P2P and revocation rows need are set up regardless); unset
+ * or empty, all of them run.
  */
 #include <linux/pci_regs.h>
 #include <fcntl.h>
@@ -1294,26 +1300,86 @@ static void bench_open(struct bench *b, const char *temp)
 	b->ring = dma_ring_setup(b->d, RING_SLOTS);
 }
 
-/* Indices into the table of copy sizes in main(), for the derived rows. */
+/*
+ * Whether the section @name is to run: BENCH_ONLY unset or empty, or
+ * naming it as one of its words.
+ */
+static bool section_on(const char *name)
+{
+	const char *only = getenv("BENCH_ONLY"), *p;
+	size_t len = strlen(name), n;
+
+	if (!only || !*only)
+		return true;
+	for (p = only; *p; p += n) {
+		p += strspn(p, " ,");
+		n = strcspn(p, " ,");
+		if (n == len && !strncmp(p, name, len))
+			return true;
+	}
+	return false;
+}
+
+/* The copy sizes, for the derived rows. */
 #define SIZE_4KIB	0
 #define SIZE_1MIB	2
 
-int main(void)
+static const struct {
+	__u32 len;
+	const char *path;
+	double goal;
+} sizes[] = {
+	[SIZE_4KIB] = { 4u << 10, "engine_copy_4KiB", 0 },
+	{ 64u << 10, "engine_copy_64KiB", 0 },
+	[SIZE_1MIB] = { 1u << 20, "engine_copy_1MiB", GOAL_ENGINE_RATIO },
+	{ 16u << 20, "engine_copy_16MiB", GOAL_ENGINE_RATIO },
+};
+
+/* The copy section: guest and BAR2 copies, pinning, the round trip. */
+static void bench_copies(struct benches *bs)
 {
-	static const struct {
-		__u32 len;
-		const char *path;
-		double goal;
-	} sizes[] = {
-		[SIZE_4KIB] = { 4u << 10, "engine_copy_4KiB", 0 },
-		{ 64u << 10, "engine_copy_64KiB", 0 },
-		[SIZE_1MIB] = { 1u << 20, "engine_copy_1MiB", GOAL_ENGINE_RATIO },
-		{ 16u << 20, "engine_copy_16MiB", GOAL_ENGINE_RATIO },
-	};
 	struct copy_result res[ARRAY_SIZE(sizes)];
 	double guest_ns, devmem_ns, page_ns, pingpong_ns;
 	unsigned int i, k, n_1mib;
 	__u64 guest, devmem;
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++)
+		bench_copy(bs, sizes[i].len, sizes[i].path, sizes[i].goal,
+			   &res[i]);
+
+	/*
+	 * pin_unpin_per_page_ns is derived, not measured directly: pinning
+	 * happens inside the engine's worker, out of reach of a timer here.
+	 * On the cold device, a 1 MiB guest-to-guest copy and a 1 MiB
+	 * BAR2-to-BAR2 copy do the same work (read the descriptor, allocate
+	 * page arrays, copy 256 pages, write the status) except that the
+	 * first pins and unpins 256 source and 256 destination pages
+	 * through vfio_pin_pages() where the second takes plain page
+	 * references. The difference per descriptor, over the 512 pages, is
+	 * what pinning costs per page. It carries the noise of two
+	 * measurements, so it is an estimate. The baseline is one 4 KiB
+	 * memcpy() from engine_copy_4KiB's, so the ratio says how many page
+	 * copies one pin and unpin is worth.
+	 */
+	n_1mib = res[SIZE_1MIB].n;
+	devmem = bench_bar2(bs, 1u << 20, "engine_bar2_copy_1MiB", &guest);
+	bench_bar2(bs, DEVMEM_HALF, "engine_bar2_copy_8MiB", NULL);
+	guest_ns = (double)guest / n_1mib;
+	devmem_ns = (double)devmem / n_1mib;
+	page_ns = (double)res[SIZE_4KIB].memcpy_ns / res[SIZE_4KIB].n;
+	add_row("pin_unpin_per_page_ns",
+		(guest_ns - devmem_ns) / (2 * ((1 << 20) / 4096)), "ns",
+		page_ns);
+
+	pingpong_ns = eventfd_pingpong_ns();
+	for (k = 0; k < bs->n; k++)
+		add_row(row_name("descriptor_roundtrip_us", bs->dev[k].temp),
+			descriptor_roundtrip_ns(bs, &bs->dev[k]) / 1000, "us",
+			pingpong_ns / 1000);
+}
+
+int main(void)
+{
 	struct benches bs;
 	struct peer peer;
 
@@ -1345,46 +1411,18 @@ int main(void)
 			     strerror(errno));
 	}
 
-	for (i = 0; i < ARRAY_SIZE(sizes); i++)
-		bench_copy(&bs, sizes[i].len, sizes[i].path, sizes[i].goal,
-			   &res[i]);
-
-	/*
-	 * pin_unpin_per_page_ns is derived, not measured directly: pinning
-	 * happens inside the engine's worker, out of reach of a timer here.
-	 * On the cold device, a 1 MiB guest-to-guest copy and a 1 MiB
-	 * BAR2-to-BAR2 copy do the same work (read the descriptor, allocate
-	 * page arrays, copy 256 pages, write the status) except that the
-	 * first pins and unpins 256 source and 256 destination pages
-	 * through vfio_pin_pages() where the second takes plain page
-	 * references. The difference per descriptor, over the 512 pages, is
-	 * what pinning costs per page. It carries the noise of two
-	 * measurements, so it is an estimate. The baseline is one 4 KiB
-	 * memcpy() from engine_copy_4KiB's, so the ratio says how many page
-	 * copies one pin and unpin is worth.
-	 */
-	n_1mib = res[SIZE_1MIB].n;
-	devmem = bench_bar2(&bs, 1u << 20, "engine_bar2_copy_1MiB", &guest);
-	bench_bar2(&bs, DEVMEM_HALF, "engine_bar2_copy_8MiB", NULL);
-	guest_ns = (double)guest / n_1mib;
-	devmem_ns = (double)devmem / n_1mib;
-	page_ns = (double)res[SIZE_4KIB].memcpy_ns / res[SIZE_4KIB].n;
-	add_row("pin_unpin_per_page_ns",
-		(guest_ns - devmem_ns) / (2 * ((1 << 20) / 4096)), "ns",
-		page_ns);
-
-	pingpong_ns = eventfd_pingpong_ns();
-	for (k = 0; k < bs.n; k++)
-		add_row(row_name("descriptor_roundtrip_us", bs.dev[k].temp),
-			descriptor_roundtrip_ns(&bs, &bs.dev[k]) / 1000, "us",
-			pingpong_ns / 1000);
-
-	peer_setup(&bs, &peer);
-	bench_p2p(&bs, &peer);
-	peer_teardown(&bs, &peer);
-	bench_revoke(peer.a);
-
-	bench_lifecycle();
+	if (section_on("copy"))
+		bench_copies(&bs);
+	if (section_on("p2p") || section_on("revoke")) {
+		peer_setup(&bs, &peer);
+		if (section_on("p2p"))
+			bench_p2p(&bs, &peer);
+		peer_teardown(&bs, &peer);
+		if (section_on("revoke"))
+			bench_revoke(peer.a);
+	}
+	if (section_on("lifecycle"))
+		bench_lifecycle();
 
 	print_results();
 	ktap_finish(0);
