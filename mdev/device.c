@@ -16,7 +16,7 @@
  *
  * REFMDEV_RESET_FUNCTION is what VFIO_DEVICE_RESET and REFMDEV_CTRL_RESET
  * do: registers (the engine's included) go to power-on values and device
- * memory is replaced; configuration space is kept, as vfio-pci keeps it
+ * memory reads zero; configuration space is kept, as vfio-pci keeps it
  * by saving and restoring around the hardware reset, so the user's BAR
  * and command settings survive.
  *
@@ -24,39 +24,57 @@
  * PCI_EXP_DEVCTL: the same plus configuration space back to power-on,
  * memory decoding off. The guest's PCI core restores its config after.
  *
- * Nothing but the engine's progress is changed if fresh memory cannot be
- * had.
+ * REFMDEV_RESET_OPEN is the FLR a new user starts from, with memory of its
+ * own: fresh pages charged to the opener, allocated before anything is
+ * touched. The other two renew the memory in place (see struct
+ * refmdev_devmem): zeroing it is left to the first access and to a
+ * worker, since zeroing takes longer than all the rest of a reset, and
+ * only pages a peer still holds are replaced.
+ *
+ * If the memory cannot be had (-ENOMEM), nothing but the engine's
+ * progress is changed; a renewing reset's importers have by then seen
+ * their dma-bufs revoked, and restored on the same memory.
  */
 int refmdev_reset(struct refmdev *rd, enum refmdev_reset_kind kind)
 {
-	struct page **fresh;
+	struct page **fresh = NULL;
+	int ret = 0;
 
 	lockdep_assert_not_held(&rd->lock);
 	mutex_lock(&rd->reset_lock);
 	refmdev_dma_quiesce(rd);
-	fresh = refmdev_devmem_alloc(rd);
+	if (kind == REFMDEV_RESET_OPEN) {
+		fresh = refmdev_devmem_alloc(rd);
+		if (!fresh) {
+			ret = -ENOMEM;
+			goto resume;
+		}
+	}
 	/* Importers of the old memory let go before it is replaced. */
-	if (fresh)
-		p2p_export_revoke(&rd->export);
+	p2p_export_revoke(&rd->export);
+	if (!fresh)
+		ret = refmdev_devmem_renew(rd);
 	mutex_lock(&rd->lock);
-	if (fresh) {
-		refmdev_devmem_install(rd, fresh);
+	if (!ret) {
+		if (fresh)
+			refmdev_devmem_install(rd, fresh);
 		refmdev_regs_init(rd);
 		refmdev_dma_reset_regs(rd);
-		if (kind == REFMDEV_RESET_FLR) {
+		if (kind != REFMDEV_RESET_FUNCTION) {
 			refmdev_config_init(rd);
 			refmdev_devmem_set_decode(rd, false);
 		}
 		refmdev_irq_update(rd);
 	}
 	mutex_unlock(&rd->lock);
-	if (fresh)
-		refmdev_export_sync(rd);
+	/* On the renewed memory, or on the same one if it failed. */
+	refmdev_export_sync(rd);
+resume:
 	mutex_lock(&rd->lock);
 	refmdev_dma_resume(rd);
 	mutex_unlock(&rd->lock);
 	mutex_unlock(&rd->reset_lock);
-	return fresh ? 0 : -ENOMEM;
+	return ret;
 }
 
 /*
@@ -133,6 +151,13 @@ static int refmdev_export_get_pages(struct p2p_exporter *exp,
 					 nr_ranges, pages);
 }
 
+static void refmdev_export_prepare_access(struct p2p_exporter *exp,
+					  const struct vfio_region_dma_range *ranges,
+					  u32 nr_ranges)
+{
+	refmdev_devmem_prepare_ranges(exp_to_refmdev(exp), ranges, nr_ranges);
+}
+
 /* Each exported buffer keeps the device, and so @exp, alive. */
 static void refmdev_export_get_owner(struct p2p_exporter *exp)
 {
@@ -146,6 +171,7 @@ static void refmdev_export_put_owner(struct p2p_exporter *exp)
 
 static const struct p2p_exporter_ops refmdev_export_ops = {
 	.get_pages = refmdev_export_get_pages,
+	.prepare_access = refmdev_export_prepare_access,
 	.get_owner = refmdev_export_get_owner,
 	.put_owner = refmdev_export_put_owner,
 	.name = REFMDEV_NAME,
@@ -210,7 +236,7 @@ static int refmdev_open_device(struct vfio_device *vdev)
 	ret = refmdev_devmem_file_open(rd);
 	if (ret)
 		return ret;
-	ret = refmdev_reset(rd, REFMDEV_RESET_FLR);
+	ret = refmdev_reset(rd, REFMDEV_RESET_OPEN);
 	if (ret) {
 		refmdev_devmem_file_close(rd);
 		return ret;

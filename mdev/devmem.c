@@ -11,10 +11,12 @@
  * VM_MIXEDMAP vma, with no VM_IO and no page_mkwrite, and the pages are
  * never movable.
  */
+#include <linux/bitmap.h>
 #include <linux/highmem.h>
 #include <linux/mm.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/workqueue.h>
 #include "compat.h"
 #include "refmdev.h"
 
@@ -41,16 +43,17 @@ static void devmem_put_pages(struct page **pages, unsigned long npages)
  * page a peer keeps pinned after a reset still counts against the
  * cgroup that allocated it.
  */
-static struct page **devmem_alloc_pages(unsigned long npages)
+static struct page **devmem_alloc_pages_gfp(unsigned long npages, gfp_t extra)
 {
+	gfp_t gfp = GFP_KERNEL_ACCOUNT | extra;
 	struct page **pages;
 	unsigned long i;
 
-	pages = kvcalloc(npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
+	pages = kvcalloc(npages, sizeof(*pages), gfp);
 	if (!pages)
 		return NULL;
 	for (i = 0; i < npages; i++) {
-		pages[i] = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+		pages[i] = alloc_page(gfp | __GFP_ZERO);
 		if (!pages[i]) {
 			devmem_put_pages(pages, npages);
 			return NULL;
@@ -60,26 +63,92 @@ static struct page **devmem_alloc_pages(unsigned long npages)
 	return pages;
 }
 
+static struct page **devmem_alloc_pages(unsigned long npages)
+{
+	return devmem_alloc_pages_gfp(npages, 0);
+}
+
+/*
+ * Zero the pages of [@first, @first + @count) that a reset kept with their
+ * old contents: every path that hands out a page, or a pointer to one,
+ * calls this first, under the same hold of the lock.
+ */
+static void devmem_settle(struct refmdev_devmem *mem, unsigned long first,
+			  unsigned long count)
+{
+	unsigned long end = first + count, i;
+
+	lockdep_assert_held(&mem->lock);
+	if (!mem->nr_unzeroed)
+		return;
+	for (i = find_next_bit(mem->unzeroed, end, first); i < end;
+	     i = find_next_bit(mem->unzeroed, end, i + 1)) {
+		clear_highpage(mem->pages[i]);
+		__clear_bit(i, mem->unzeroed);
+		mem->nr_unzeroed--;
+	}
+}
+
+/* How many pages zero_work zeroes per hold of the lock. */
+#define DEVMEM_ZERO_BATCH	32
+
+/*
+ * What a reset kept, zeroed in the background so that the first access
+ * after it rarely has to; a few pages per hold of the lock, so that
+ * faults and the engine wait for a batch at most.
+ */
+static void devmem_zero_work(struct work_struct *work)
+{
+	struct refmdev_devmem *mem =
+		container_of(work, struct refmdev_devmem, zero_work);
+	unsigned long next = 0;
+
+	for (;;) {
+		mutex_lock(&mem->lock);
+		next = find_next_bit(mem->unzeroed, mem->npages, next);
+		if (next < mem->npages)
+			devmem_settle(mem, next, min_t(unsigned long,
+						       DEVMEM_ZERO_BATCH,
+						       mem->npages - next));
+		mutex_unlock(&mem->lock);
+		if (next >= mem->npages)
+			return;
+		next += DEVMEM_ZERO_BATCH;
+		cond_resched();
+	}
+}
+
 int refmdev_devmem_init(struct refmdev *rd)
 {
 	struct refmdev_devmem *mem = &rd->devmem;
 
 	mutex_init(&mem->lock);
+	INIT_WORK(&mem->zero_work, devmem_zero_work);
 	mem->npages = rd->type->devmem_size >> PAGE_SHIFT;
 	mem->decode = false;
+	mem->nr_unzeroed = 0;
+	mem->unzeroed = bitmap_zalloc(mem->npages, GFP_KERNEL_ACCOUNT);
+	if (!mem->unzeroed)
+		goto err_lock;
 	mem->pages = devmem_alloc_pages(mem->npages);
-	if (!mem->pages) {
-		mutex_destroy(&mem->lock);
-		return -ENOMEM;
-	}
+	if (!mem->pages)
+		goto err_bitmap;
 	return 0;
+
+err_bitmap:
+	bitmap_free(mem->unzeroed);
+err_lock:
+	mutex_destroy(&mem->lock);
+	return -ENOMEM;
 }
 
 /* Removal: no device fd, hence no mapping of ours, is left. */
 void refmdev_devmem_free(struct refmdev *rd)
 {
+	cancel_work_sync(&rd->devmem.zero_work);
 	devmem_put_pages(rd->devmem.pages, rd->devmem.npages);
 	rd->devmem.pages = NULL;
+	bitmap_free(rd->devmem.unzeroed);
 	mutex_destroy(&rd->devmem.lock);
 }
 
@@ -95,8 +164,8 @@ static void devmem_zap(struct refmdev *rd)
 }
 
 /*
- * Fresh zeroed memory for a reset, allocated before anything is changed
- * so that a reset that cannot have it changes nothing at all.
+ * Fresh zeroed memory for a new user (open), allocated before anything is
+ * changed so that an open that cannot have it changes nothing at all.
  */
 struct page **refmdev_devmem_alloc(struct refmdev *rd)
 {
@@ -117,10 +186,70 @@ void refmdev_devmem_install(struct refmdev *rd, struct page **fresh)
 	mutex_lock(&mem->lock);
 	old = mem->pages;
 	mem->pages = fresh;
+	bitmap_zero(mem->unzeroed, mem->npages);
+	mem->nr_unzeroed = 0;
 	mutex_unlock(&mem->lock);
 
 	devmem_zap(rd);
 	devmem_put_pages(old, mem->npages);
+}
+
+/* Someone besides the device holds @page: a pin, a mapping, a copy. */
+static bool devmem_page_shared(struct page *page)
+{
+	return page_ref_count(page) != 1;
+}
+
+/*
+ * A reset's memory (see struct refmdev_devmem): keep what only the device
+ * holds, to be zeroed before it is reached, and replace what anyone else
+ * holds with fresh zeroed pages charged to the resetter. Called once the
+ * BAR's dma-bufs are revoked, so that only pins, mappings and copies in
+ * flight can hold a page, and the user mappings are zapped here, under
+ * the lock, so that no fault can take a new reference before the pages
+ * are counted. Replacements are rare (a peer that pinned this BAR), and
+ * allocated under the lock: __GFP_RETRY_MAYFAIL makes a full cgroup fail
+ * the reset rather than wait for the OOM killer with the lock held.
+ * Returns -ENOMEM, the memory unchanged, if they cannot be had.
+ */
+int refmdev_devmem_renew(struct refmdev *rd)
+{
+	struct refmdev_devmem *mem = &rd->devmem;
+	struct page **fresh = NULL;
+	unsigned long i, nr_shared = 0, used = 0;
+	int ret = 0;
+
+	mutex_lock(&mem->lock);
+	devmem_zap(rd);
+	for (i = 0; i < mem->npages; i++)
+		nr_shared += devmem_page_shared(mem->pages[i]);
+	if (nr_shared) {
+		fresh = devmem_alloc_pages_gfp(nr_shared, __GFP_RETRY_MAYFAIL |
+					       __GFP_NOWARN);
+		if (!fresh) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	/* Counts only fall meanwhile: nothing can take a new reference. */
+	for (i = 0; i < mem->npages; i++) {
+		if (used < nr_shared && devmem_page_shared(mem->pages[i])) {
+			put_page(mem->pages[i]);
+			mem->pages[i] = fresh[used];
+			fresh[used++] = NULL;
+			if (__test_and_clear_bit(i, mem->unzeroed))
+				mem->nr_unzeroed--;
+		} else if (!__test_and_set_bit(i, mem->unzeroed)) {
+			mem->nr_unzeroed++;
+		}
+	}
+	if (mem->nr_unzeroed)
+		queue_work(system_unbound_wq, &mem->zero_work);
+out:
+	mutex_unlock(&mem->lock);
+	/* Pages left over if a holder let go meanwhile. */
+	devmem_put_pages(fresh, nr_shared);
+	return ret;
 }
 
 /*
@@ -168,6 +297,7 @@ int refmdev_devmem_get_pages(struct refmdev *rd, unsigned long first,
 	if (WARN_ON_ONCE(first > mem->npages || count > mem->npages - first))
 		return -EINVAL;
 	mutex_lock(&mem->lock);
+	devmem_settle(mem, first, count);
 	devmem_ref_pages(mem, first, count, pages);
 	mutex_unlock(&mem->lock);
 	return 0;
@@ -176,7 +306,10 @@ int refmdev_devmem_get_pages(struct refmdev *rd, unsigned long first,
 /*
  * For the exporter (p2p_exporter_ops.get_pages): the pages behind each of
  * @ranges, in order, all from the same memory (one hold of the lock, so
- * no reset can swap it half way). The exporter checked the ranges.
+ * no reset can swap it half way). The exporter checked the ranges. Pages
+ * a reset kept are not zeroed here, as the restore that follows a reset
+ * asks for them all: the exporter has them zeroed before an importer or
+ * a CPU mapping reaches them (refmdev_devmem_prepare_ranges()).
  */
 int refmdev_devmem_get_ranges(struct refmdev *rd,
 			      const struct vfio_region_dma_range *ranges,
@@ -198,6 +331,25 @@ int refmdev_devmem_get_ranges(struct refmdev *rd,
 	return 0;
 }
 
+/*
+ * For the exporter (p2p_exporter_ops.prepare_access): zero what a reset
+ * kept behind @ranges, before the pages are mapped for an importer or a
+ * CPU. Under the buffer's reservation lock.
+ */
+void refmdev_devmem_prepare_ranges(struct refmdev *rd,
+				   const struct vfio_region_dma_range *ranges,
+				   u32 nr_ranges)
+{
+	struct refmdev_devmem *mem = &rd->devmem;
+	u32 r;
+
+	mutex_lock(&mem->lock);
+	for (r = 0; r < nr_ranges && mem->nr_unzeroed; r++)
+		devmem_settle(mem, ranges[r].offset >> PAGE_SHIFT,
+			      ranges[r].length >> PAGE_SHIFT);
+	mutex_unlock(&mem->lock);
+}
+
 /* Take a reference on the page at @idx if the BAR decodes; NULL if not. */
 static struct page *devmem_get_page(struct refmdev_devmem *mem,
 				    unsigned long idx)
@@ -206,6 +358,7 @@ static struct page *devmem_get_page(struct refmdev_devmem *mem,
 
 	mutex_lock(&mem->lock);
 	if (mem->decode) {
+		devmem_settle(mem, idx, 1);
 		page = mem->pages[idx];
 		get_page(page);
 	}
@@ -276,6 +429,7 @@ vm_fault_t refmdev_devmem_fault(struct vm_fault *vmf)
 	 */
 	mutex_lock(&mem->lock);
 	if (mem->decode && idx < mem->npages) {
+		devmem_settle(mem, idx, 1);
 		err = vm_insert_page(vma, vmf->address & PAGE_MASK,
 				     mem->pages[idx]);
 		/* -EBUSY: a concurrent fault inserted it first. */

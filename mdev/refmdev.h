@@ -45,20 +45,36 @@ struct refmdev_type {
  * user space through normal PTEs so that GUP can take real references.
  * Lifetime is by reference count only: the device holds one reference on
  * each page in @pages; user PTEs and pins of other devices hold their own.
- * Replacing the memory (reset, open) swaps in a new array and drops the
+ * Replacing the memory (open) swaps in a new array and drops the
  * device's references to the old pages, after zapping user mappings; a
  * page that someone else still pins stays alive until they let go.
  *
- * @lock protects @pages and @decode. It is taken in the fault handler
- * (under mmap_lock), so it must never be held while touching user memory
- * or taking mmap_lock: region reads and writes take a page reference
- * under the lock and copy after dropping it.
+ * A reset renews the memory instead: after zapping user mappings it keeps
+ * every page only the device holds, marked in @unzeroed, and replaces the
+ * others (held by a peer's pin, a read() in flight) with fresh zeroed
+ * pages, so that after a reset no page is shared with anyone. A page
+ * marked in @unzeroed still has its old contents and is zeroed before
+ * anything but the zeroing reaches it: by whoever asks for it first, or
+ * by @zero_work, which a reset queues. Both zero under @lock, which is
+ * what makes "marked" mean "nobody has seen it since the reset".
+ *
+ * @lock protects @pages, @decode, @unzeroed and @nr_unzeroed. It is taken
+ * in the fault handler (under mmap_lock) and under a dma-buf's
+ * reservation lock (an importer's map, vmap or CPU fault), so it must
+ * never be held while touching user memory, taking mmap_lock or a
+ * reservation lock: region reads and writes take a page reference under
+ * the lock and copy after dropping it.
+ *
+ * @zero_work runs while the device exists and is cancelled when it goes.
  */
 struct refmdev_devmem {
 	struct mutex lock;	/* see above */
 	struct page **pages;
 	unsigned long npages;
 	bool decode;		/* PCI_COMMAND_MEMORY is set */
+	unsigned long *unzeroed;	/* bitmap of @npages */
+	unsigned long nr_unzeroed;
+	struct work_struct zero_work;
 	/*
 	 * The file user mappings are moved to on kernels without a per-device
 	 * inode (devmem_file.c); set from open to close, else NULL. Only
@@ -262,6 +278,8 @@ struct refmdev_regs {
  *       dma.pins.lock (never held across a pin or unpin)
  *   mmap_lock (faults on a BAR2 or dma-buf mapping)
  *     devmem.lock, or a dma-buf's reservation lock
+ *   a dma-buf's reservation lock (an importer's map or vmap, a CPU fault)
+ *     devmem.lock (the pages zeroed before they are reached)
  *   dma.pin_lock, unmap_gate.c's unmappers_lock, the module's budget_lock:
  *     innermost, held only for their own fields; nothing is taken in them.
  *
@@ -324,6 +342,10 @@ int refmdev_devmem_init(struct refmdev *rd);
 void refmdev_devmem_free(struct refmdev *rd);
 struct page **refmdev_devmem_alloc(struct refmdev *rd);
 void refmdev_devmem_install(struct refmdev *rd, struct page **fresh);
+int refmdev_devmem_renew(struct refmdev *rd);
+void refmdev_devmem_prepare_ranges(struct refmdev *rd,
+				   const struct vfio_region_dma_range *ranges,
+				   u32 nr_ranges);
 void refmdev_devmem_set_decode(struct refmdev *rd, bool decode);
 ssize_t refmdev_devmem_rw(struct refmdev *rd, char __user *buf,
 			  size_t count, loff_t pos, bool write);
@@ -384,11 +406,12 @@ void refmdev_dma_scratch_free(struct refmdev *rd);
 /*
  * device.c: reset and the VFIO device ops.
  *
- * The two resets refmdev_reset() does; see there.
+ * The resets refmdev_reset() does; see there.
  */
 enum refmdev_reset_kind {
 	REFMDEV_RESET_FUNCTION,
 	REFMDEV_RESET_FLR,
+	REFMDEV_RESET_OPEN,
 };
 
 /*

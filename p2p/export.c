@@ -223,6 +223,19 @@ static void p2p_export_unpin(struct dma_buf_attachment *attach)
 {
 }
 
+/*
+ * Before a usable buffer's pages are mapped for anyone: the owner may have
+ * work left on them. The buffer's owner is set while it is usable.
+ */
+static void p2p_export_prepare_access(struct p2p_dmabuf *buf)
+{
+	struct p2p_exporter *exp = buf->exp;
+
+	dma_resv_assert_held(buf->dmabuf->resv);
+	if (exp->ops->prepare_access)
+		exp->ops->prepare_access(exp, buf->ranges, buf->nr_ranges);
+}
+
 static struct sg_table *p2p_export_map(struct dma_buf_attachment *attach,
 				       enum dma_data_direction dir)
 {
@@ -240,6 +253,7 @@ static struct sg_table *p2p_export_map(struct dma_buf_attachment *attach,
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
+	p2p_export_prepare_access(buf);
 	/* Contiguous pages merge, up to the importer's limit (a page at least). */
 	ret = sg_alloc_table_from_pages_segment(sgt, buf->pages, buf->npages, 0,
 						(u64)buf->npages << PAGE_SHIFT,
@@ -321,6 +335,7 @@ static int p2p_export_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 	pages = kvmalloc_array(buf->npages, sizeof(*pages), GFP_KERNEL_ACCOUNT);
 	if (!pages)
 		return -ENOMEM;
+	p2p_export_prepare_access(buf);
 	memcpy(pages, buf->pages, array_size(buf->npages, sizeof(*pages)));
 	vaddr = vmap(pages, buf->npages, VM_MAP, PAGE_KERNEL);
 	if (!vaddr) {
@@ -362,6 +377,7 @@ static vm_fault_t p2p_export_fault(struct vm_fault *vmf)
 
 	dma_resv_lock(resv, NULL);
 	if (buf->state == P2P_DMABUF_USABLE && vmf->pgoff < buf->npages) {
+		p2p_export_prepare_access(buf);
 		err = vm_insert_page(vmf->vma, vmf->address & PAGE_MASK,
 				     buf->pages[vmf->pgoff]);
 		ret = (!err || err == -EBUSY) ? VM_FAULT_NOPAGE : vmf_error(err);

@@ -23,9 +23,13 @@
  *
  *   mmap_lock (CPU faults on an exported dma-buf's mapping)
  *     a dma-buf's reservation lock
+ *       whatever p2p_exporter_ops.prepare_access takes (the owner's
+ *       page lock, which the owner never holds while taking a
+ *       reservation lock)
  *
- * The reservation lock is innermost: nothing that holds one takes
- * p2p_exporter.lock (map, unmap and CPU faults work on the buffer's own
+ * Of the core's locks the reservation lock is innermost (only the owner's
+ * page lock, through prepare_access, nests in it): nothing that holds one
+ * takes p2p_exporter.lock (map, unmap and CPU faults work on the buffer's own
  * state, which the reservation lock protects), so revoking under
  * p2p_exporter.lock cannot deadlock with an importer. Guest memory is
  * pinned before a window's reservation lock is taken and unpinned after
@@ -73,6 +77,16 @@ struct p2p_exporter_ops {
 	int (*get_pages)(struct p2p_exporter *exp,
 			 const struct vfio_region_dma_range *ranges,
 			 u32 nr_ranges, struct page **pages);
+	/*
+	 * Optional: make the pages behind @ranges fit to be reached, before
+	 * the core maps them for an importer (map, vmap) or a CPU (fault).
+	 * get_pages may hand out pages the owner has work left on (refmdev
+	 * zeroes what a reset kept on first use). Called under the buffer's
+	 * reservation lock, with the buffer usable.
+	 */
+	void (*prepare_access)(struct p2p_exporter *exp,
+			       const struct vfio_region_dma_range *ranges,
+			       u32 nr_ranges);
 	void (*get_owner)(struct p2p_exporter *exp);
 	void (*put_owner)(struct p2p_exporter *exp);
 	const char *name;
