@@ -3,10 +3,14 @@
  * Device resets: VFIO_DEVICE_RESET and the CONTROL register's reset bit
  * bring registers back to power-on values and replace device memory with
  * zeroed pages (user mappings see the new memory), while configuration
- * space survives; a new open always starts from a clean device.
+ * space survives; a new open always starts from a clean device. A reset
+ * that cannot have fresh memory fails with ENOMEM and keeps the old, and
+ * a reset racing the last close leaves nothing behind. Memory a reset
+ * keeps reads zero whichever way it is reached first.
  */
 #include <fcntl.h>
 #include <linux/pci_regs.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -15,13 +19,19 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cgroup_util.h"
 #include "dma_util.h"
+#include "dmabuf_util.h"
 #include "edu_util.h"
+#include "importer_util.h"
 #include "ktap.h"
+#include "importer_util.h"
 #include "mdev_util.h"
+#include "p2p_util.h"
 
 /* Every test runs on type1 and, where the kernel has it, iommufd. */
 KTAP_BACKENDS(KTAP_BOTH);
@@ -187,7 +197,7 @@ static long minor_faults(void)
  * Did reading @p take a page fault? For edu's BAR0, which vfio-pci maps
  * with VM_PFNMAP, which /proc/self/pagemap reports as a hole.
  */
-static bool read_faults(const __u32 *p, __u32 *val)
+static bool edu_read_faults(const __u32 *p, __u32 *val)
 {
 	long before = minor_faults();
 
@@ -273,9 +283,9 @@ TEST(reset_zaps_only_this_devices_mappings)
 
 	ma[0] = 0xa1;
 	mb[0] = 0xb1;
-	read_faults(edu, &id);
+	edu_read_faults(edu, &id);
 	ASSERT_EQ(id & 0xff, 0xed);		/* edu's ID register */
-	ASSERT_TRUE(!read_faults(edu, &id));
+	ASSERT_TRUE(!edu_read_faults(edu, &id));
 	ASSERT_TRUE(pte_present(ma) && pte_present(mb));
 	/* Whatever file backs it, the mapping does not read as deleted. */
 	ASSERT_TRUE(!maps_line_has(ma, "(deleted)"));
@@ -303,7 +313,7 @@ TEST(reset_zaps_only_this_devices_mappings)
 	ASSERT_OK(ioctl(a->device, VFIO_DEVICE_RESET));
 	ASSERT_TRUE(!pte_present(ma));
 	ASSERT_TRUE(pte_present(mb));
-	ASSERT_TRUE(!read_faults(edu, &id));
+	ASSERT_TRUE(!edu_read_faults(edu, &id));
 	ASSERT_EQ(mb[0], 0xb1);
 	/* A's mapping refaults onto its new, zeroed memory. */
 	ASSERT_EQ(ma[0], 0);
@@ -317,7 +327,7 @@ TEST(reset_zaps_only_this_devices_mappings)
 	cfg_write(b, PCI_COMMAND, 2, 0);
 	ASSERT_TRUE(pte_present(ma));
 	ASSERT_TRUE(!pte_present(mb));
-	ASSERT_TRUE(!read_faults(edu, &id));
+	ASSERT_TRUE(!edu_read_faults(edu, &id));
 	ASSERT_EQ(id & 0xff, 0xed);
 }
 
@@ -350,5 +360,262 @@ TEST(many_resets)
 		ASSERT_OK(ioctl(d->device, VFIO_DEVICE_RESET));
 		ASSERT_EQ(region_pread(d, MEM, &val, 4, (16 << 20) - 4), 4);
 		ASSERT_EQ(val, 0);
+	}
+}
+
+#define PAGE		4096
+#define MiB		0x100000u
+/* The BAR2 pages the checks read, from the top down. */
+#define ENGINE_PAGE	(MiB - 1 * PAGE)
+#define IMPORTER_PAGE	(MiB - 2 * PAGE)
+#define DMABUF_CPU_PAGE	(MiB - 3 * PAGE)
+#define MAPPED_PAGE	(MiB - 4 * PAGE)
+#define REGION_PAGE	(MiB - 5 * PAGE)
+#define SPLICED_PAGE	(MiB - 6 * PAGE)
+#define OUT_IOVA	0x40000000ull
+
+/* A reset stops the engine and clears its registers: program it again. */
+static void ring_restart(struct dma_ring *r)
+{
+	r->tail = 0;
+	bar0_write(r->dev, REFMDEV_REG_DMA_RING_BASE, 8, RING_IOVA);
+	bar0_write(r->dev, REFMDEV_REG_DMA_RING_SIZE, 4, r->size);
+	bar0_write(r->dev, REFMDEV_REG_DMA_CONTROL, 4, REFMDEV_DMA_CTRL_ENABLE);
+}
+
+static void assert_page_zero(const __u8 *p, const char *via)
+{
+	size_t i;
+
+	for (i = 0; i < PAGE; i++)
+		if (p[i])
+			FAIL("%s: byte %zu is 0x%02x after reset", via, i, p[i]);
+}
+
+/*
+ * A reset keeps the pages only the device holds and zeroes them on first
+ * use or in the background, the top of BAR2 last; so each way into BAR2
+ * reads its own page near the top right after a reset, and must read
+ * zero: the engine, the BAR2 mapping, read(), an importer through its DMA
+ * mapping and a CPU mapping of a dma-buf (one page each, as mapping one
+ * prepares all of it). A page that someone else held during the reset (a
+ * pipe, through vmsplice()) is replaced instead: the device reads zero
+ * there, and the holder still has the old data.
+ */
+TEST(reset_zeroes_memory_on_every_path_before_it_is_reached)
+{
+	struct vfio_dev *d = vfio_open(mdev_create(TYPE_1M));
+	struct dma_ring *r = dma_ring_setup(d, 8);
+	struct guest_mem *out = guest_mem_map(d, OUT_IOVA, PAGE,
+					      VFIO_DMA_MAP_FLAG_READ |
+					      VFIO_DMA_MAP_FLAG_WRITE);
+	int imp_buf = dmabuf_export(d, IMPORTER_PAGE, PAGE);
+	int cpu_buf = dmabuf_export(d, DMABUF_CPU_PAGE, PAGE);
+	int imp = importer_open();
+	__u32 h = imp_attach(imp, imp_buf);
+	struct mapping m;
+	__u8 *bar2 = map_bar2(d, &m, MiB), *cpu, got[PAGE];
+	int round, pipefd[2];
+
+	cpu = mmap_defer(PAGE, PROT_READ, MAP_SHARED, cpu_buf, 0);
+	ASSERT_OK(pipe(pipefd));
+	for (round = 0; round < 3; round++) {
+		__u8 old = 0xa5 + round;
+		struct iovec iov = { .iov_base = bar2 + SPLICED_PAGE,
+				     .iov_len = PAGE };
+
+		memset(bar2, old, MiB);
+		/* Each reset revokes the mapping; the checks map it again. */
+		if (!round)
+			ASSERT_OK(imp_map(imp, h));
+		ASSERT_EQ(vmsplice(pipefd[1], &iov, 1, 0), PAGE);
+		ASSERT_OK(ioctl(d->device, VFIO_DEVICE_RESET));
+
+		memset(out->va, 0xff, PAGE);
+		ring_restart(r);
+		ASSERT_EQ(dma_run(r, ENGINE_PAGE, OUT_IOVA, PAGE,
+				  REFMDEV_DMA_OP_COPY | REFMDEV_DMA_F_SRC_DEVMEM),
+			  REFMDEV_DMA_ST_OK);
+		assert_page_zero(out->va, "the engine");
+		assert_page_zero(bar2 + MAPPED_PAGE, "the BAR2 mapping");
+		ASSERT_EQ(region_pread(d, MEM, got, PAGE, REGION_PAGE), PAGE);
+		assert_page_zero(got, "read()");
+		ASSERT_OK(imp_map(imp, h));
+		ASSERT_OK(imp_read(imp, h, 0, got, PAGE));
+		assert_page_zero(got, "the importer");
+		assert_page_zero(cpu, "the dma-buf's CPU mapping");
+		assert_page_zero(bar2 + SPLICED_PAGE, "the spliced page");
+		ASSERT_EQ(read(pipefd[0], got, PAGE), PAGE);
+		ASSERT_EQ(got[0], old);
+		ASSERT_EQ(got[PAGE - 1], old);
+		assert_memory_zero(d, MiB);
+	}
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+/* Bytes of BAR2 a test exports and checks: 16 pages. */
+#define CHECK_LEN	(64u << 10)
+/*
+ * What the full cgroup has to spare for the reset: far less than the
+ * 1 MiB a refmdev-1M's replacement pages need, even with the charges each
+ * CPU keeps in stock (64 pages per CPU), which reclaim gives back.
+ */
+#define CG_SPARE	(64l << 10)
+#define SCRATCH_VAL	0x5eed1234u
+
+/*
+ * In a child in the test's memory cgroup: a device with known memory and
+ * registers, a dma-buf of it mapped by the test importer, and every page
+ * of it held by a pipe (vmsplice() of the BAR2 mapping), so that a reset
+ * must replace them all rather than keep them.
+ */
+static void reset_without_memory(const char *uuid)
+{
+	static __u8 data[CHECK_LEN], got[CHECK_LEN];
+	struct refmdev_ti_query q;
+	struct iovec iov = { .iov_len = 1 << 20 };
+	struct vfio_dev d;
+	int buf, imp, pipefd[2];
+	char max[32];
+	__u32 h;
+
+	cgroup_join();
+	ASSERT_EQ(vfio_open_raw(uuid, &d), 0);
+	bar0_write(&d, REFMDEV_REG_SCRATCH, 4, SCRATCH_VAL);
+	fill_random(data, sizeof(data), 11);
+	ASSERT_EQ(region_pwrite(&d, MEM, data, sizeof(data), 0), sizeof(data));
+	buf = dmabuf_export(&d, 0, CHECK_LEN);
+	imp = importer_open();
+	h = imp_attach(imp, buf);
+	ASSERT_EQ(imp_map(imp, h), 0);
+	assert_reads(imp, h, data, sizeof(data));
+	ASSERT_OK(pipe(pipefd));
+	ASSERT_EQ(fcntl(pipefd[1], F_SETPIPE_SZ, iov.iov_len), iov.iov_len);
+	iov.iov_base = mmap(NULL, iov.iov_len, PROT_READ | PROT_WRITE,
+			    MAP_SHARED, d.device, d.offset[MEM]);
+	ASSERT_TRUE(iov.iov_base != MAP_FAILED);
+	ASSERT_EQ(vmsplice(pipefd[1], &iov, 1, 0), iov.iov_len);
+	ASSERT_OK(munmap(iov.iov_base, iov.iov_len));
+
+	snprintf(max, sizeof(max), "%ld",
+		 cgroup_read_long("memory.current") + CG_SPARE);
+	cgroup_write("memory.max", max);
+	ASSERT_ERRNO(ioctl(d.device, VFIO_DEVICE_RESET), ENOMEM);
+	cgroup_write("memory.max", "max");
+
+	/* Revoked while the allocation ran, restored on the same memory. */
+	q = imp_query(imp, h);
+	if (q.notifications < 1 || q.mapped)
+		FAIL("importer: %u notifications, mapped %u; expected a revocation",
+		     q.notifications, q.mapped);
+	ASSERT_EQ(imp_map(imp, h), 0);
+	assert_reads(imp, h, data, sizeof(data));
+	ASSERT_EQ(region_pread(&d, MEM, got, sizeof(got), 0), sizeof(got));
+	ASSERT_EQ(memcmp(got, data, sizeof(data)), 0);
+	ASSERT_EQ(bar0_read(&d, REFMDEV_REG_SCRATCH, 4), SCRATCH_VAL);
+
+	/*
+	 * With memory to be had, the next reset does its work: the device
+	 * reads zero, the pipe still has the data.
+	 */
+	ASSERT_OK(ioctl(d.device, VFIO_DEVICE_RESET));
+	ASSERT_EQ(imp_map(imp, h), 0);
+	assert_reads_zeros(imp, h, CHECK_LEN);
+	assert_power_on_registers(&d);
+	ASSERT_EQ(read(pipefd[0], got, sizeof(got)), sizeof(got));
+	ASSERT_EQ(memcmp(got, data, sizeof(data)), 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	vfio_close(&d);
+}
+
+/*
+ * A reset replaces the pages someone else holds, charged to the
+ * resetter's memory cgroup. When that cgroup is full the reset fails
+ * with ENOMEM (no OOM kill), and has changed nothing: the memory keeps its
+ * data, the registers their values, and the dma-buf, revoked meanwhile,
+ * is usable again with the same data.
+ */
+TEST(reset_without_memory_changes_nothing)
+{
+	const char *uuid = mdev_create(TYPE_1M);
+	int status;
+	pid_t pid;
+
+	cgroup_make();
+	pid = ktap_fork();
+	if (!pid) {
+		reset_without_memory(uuid);
+		ktap_finish(0);
+	}
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status))
+		FAIL("the child died of signal %d (the OOM killer?)",
+		     WTERMSIG(status));
+	ASSERT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
+}
+
+struct reset_loop {
+	int fd;
+	int err;
+	unsigned int done;
+};
+
+static void *reset_loop(void *arg)
+{
+	struct reset_loop *r = arg;
+
+	while (!ioctl(r->fd, VFIO_DEVICE_RESET))
+		r->done++;
+	r->err = errno;
+	return NULL;
+}
+
+/*
+ * Resets in a loop while another thread closes the last device fd, at a
+ * different moment each round: the close (which revokes the dma-buf for
+ * good and waits for the memory resets replaced to be freed) completes
+ * after the reset in flight, and the loop ends with EBADF. The debug
+ * kernel's KASAN and lockdep watch the work items.
+ */
+TEST(reset_racing_last_close)
+{
+	const char *uuid = mdev_create(TYPE_1M);
+	unsigned int round, resets = 0;
+
+	for (round = 0; round < 16; round++) {
+		struct reset_loop r = { .err = 0 };
+		struct vfio_dev d;
+		pthread_t t;
+		int buf, imp;
+		__u32 h;
+
+		ASSERT_EQ(vfio_open_raw(uuid, &d), 0);
+		buf = dmabuf_export(&d, 0, CHECK_LEN);
+		imp = importer_open();
+		h = imp_attach(imp, buf);
+		ASSERT_EQ(imp_map(imp, h), 0);
+		r.fd = d.device;
+		ASSERT_EQ(pthread_create(&t, NULL, reset_loop, &r), 0);
+		usleep(round * 250);
+		ASSERT_OK(close(d.device));
+		d.device = -1;
+		ASSERT_EQ(pthread_join(t, NULL), 0);
+		ASSERT_EQ(r.err, EBADF);
+		resets += r.done;
+		assert_revoked(imp, h, 1);
+		vfio_close(&d);
+	}
+	ktap_info("%u resets in 16 rounds before the close", resets);
+
+	/* The device is whole: the next user starts clean. */
+	{
+		struct vfio_dev d;
+
+		ASSERT_EQ(vfio_open_raw(uuid, &d), 0);
+		assert_power_on_registers(&d);
+		assert_memory_zero(&d, 1 << 20);
+		vfio_close(&d);
 	}
 }
