@@ -215,14 +215,28 @@ static bool devmem_page_shared(struct page *page)
 int refmdev_devmem_renew(struct refmdev *rd)
 {
 	struct refmdev_devmem *mem = &rd->devmem;
-	struct page **fresh = NULL;
 	unsigned long i, nr_shared = 0, used = 0;
+	unsigned long *shared;
+	struct page **fresh = NULL;
 	int ret = 0;
 
+	shared = bitmap_zalloc(mem->npages, GFP_KERNEL_ACCOUNT);
+	if (!shared)
+		return -ENOMEM;
 	mutex_lock(&mem->lock);
 	devmem_zap(rd);
+	/*
+	 * Who holds a page for good held it before the zap; a count can
+	 * still rise for a moment (GUP-fast that read a PTE before the zap
+	 * takes a reference, sees the PTE gone and drops it). So the pages
+	 * replaced are exactly those seen shared here: a superset of the
+	 * lasting holders', as a moment's reference only adds to it.
+	 */
 	for (i = 0; i < mem->npages; i++)
-		nr_shared += devmem_page_shared(mem->pages[i]);
+		if (devmem_page_shared(mem->pages[i])) {
+			__set_bit(i, shared);
+			nr_shared++;
+		}
 	if (nr_shared) {
 		fresh = devmem_alloc_pages_gfp(nr_shared, __GFP_RETRY_MAYFAIL |
 					       __GFP_NOWARN);
@@ -231,12 +245,10 @@ int refmdev_devmem_renew(struct refmdev *rd)
 			goto out;
 		}
 	}
-	/* Counts only fall meanwhile: nothing can take a new reference. */
 	for (i = 0; i < mem->npages; i++) {
-		if (used < nr_shared && devmem_page_shared(mem->pages[i])) {
+		if (test_bit(i, shared)) {
 			put_page(mem->pages[i]);
-			mem->pages[i] = fresh[used];
-			fresh[used++] = NULL;
+			mem->pages[i] = fresh[used++];
 			if (__test_and_clear_bit(i, mem->unzeroed))
 				mem->nr_unzeroed--;
 		} else if (!__test_and_set_bit(i, mem->unzeroed)) {
@@ -247,8 +259,8 @@ int refmdev_devmem_renew(struct refmdev *rd)
 		queue_work(system_unbound_wq, &mem->zero_work);
 out:
 	mutex_unlock(&mem->lock);
-	/* Pages left over if a holder let go meanwhile. */
-	devmem_put_pages(fresh, nr_shared);
+	kvfree(fresh);		/* its pages are the device's now */
+	bitmap_free(shared);
 	return ret;
 }
 

@@ -213,6 +213,7 @@ static void pin_chunks_unpin(struct refmdev *rd, struct list_head *list,
 		n += ch->npages;
 		kfree(ch);
 	}
+	INIT_LIST_HEAD(list);	/* empty again, for a caller that reuses it */
 	mutex_lock(&c->lock);
 	WRITE_ONCE(c->pages, c->pages - n);
 	WRITE_ONCE(c->unpinning, c->unpinning - n);
@@ -410,25 +411,30 @@ u32 refmdev_pin_cache_get(struct refmdev *rd, u64 iova, unsigned long npages,
 	u64 known_last = 0;
 	unsigned long done = 0, n;
 	bool evicted = false;
+	LIST_HEAD(stale);
 	int known = 0;
+	u32 st = REFMDEV_DMA_ST_OK;
 
 	while (done < npages) {
 		struct refmdev_pin_chunk *ch;
 		enum pin_lookup found;
-		LIST_HEAD(stale);
 		bool cached;
-		u32 st;
 
 		mutex_lock(&c->lock);
 		found = pin_cache_lookup(c, pos, last, prot, pages + done, &n,
 					 &cached, &stale);
 		mutex_unlock(&c->lock);
+		/*
+		 * A stale chunk stays pinned until its replacement is: while
+		 * it is, the mapping it proved @known on cannot be unmapped
+		 * (the unmap waits for our unpinning), so that proof holds
+		 * for the new pin.
+		 */
 		if (found == PIN_STALE) {
 			ch = list_first_entry(&stale, struct refmdev_pin_chunk,
 					      node);
 			known = ch->prot;
 			known_last = ch->last;
-			pin_chunks_unpin(rd, &stale, true);
 			continue;
 		}
 		if (found == PIN_MISS) {
@@ -440,13 +446,15 @@ u32 refmdev_pin_cache_get(struct refmdev *rd, u64 iova, unsigned long npages,
 				known = 0;
 			st = pin_chunk_new(rd, pos, n, prot, known, cached,
 					   &evicted, pages + done);
+			pin_chunks_unpin(rd, &stale, true);
 			if (st != REFMDEV_DMA_ST_OK)
-				return st;
+				break;
 		}
 		done += n;
 		pos += (u64)n << PAGE_SHIFT;
 	}
-	return REFMDEV_DMA_ST_OK;
+	pin_chunks_unpin(rd, &stale, true);
+	return st;
 }
 
 /*
@@ -521,6 +529,10 @@ void refmdev_pin_cache_unmap(struct refmdev *rd, u64 iova, u64 length)
 		else
 			pin_chunk_detach(c, ch, &c->doomed);
 	}
+	/* The descriptor's private chunks are in use too, and not in the tree. */
+	list_for_each_entry(ch, &c->busy, node)
+		if (!ch->cached && ch->start <= last && ch->last >= iova)
+			pin_chunk_uncache(c, ch);
 	/* Queued under the lock, so that refmdev_pin_cache_drop() sees it. */
 	if (!list_empty(&c->doomed))
 		queue_work(system_unbound_wq, &c->unpin_work);
