@@ -207,8 +207,12 @@ static bool devmem_page_shared(struct page *page)
  * BAR's dma-bufs are revoked, so that only pins, mappings and copies in
  * flight can hold a page, and the user mappings are zapped here, under
  * the lock, so that no fault can take a new reference before the pages
- * are counted. Replacements are rare (a peer that pinned this BAR), and
- * allocated under the lock: __GFP_RETRY_MAYFAIL makes a full cgroup fail
+ * are counted, nor map an old page's contents after the zap (a zap
+ * before the lock, to keep MMU notifiers out of it, let a fault in
+ * between map the old page: the reset tests caught it). This holds
+ * faults across the notifiers of every process mapping BAR2.
+ * Replacements are rare (a peer that pinned this BAR), and allocated
+ * under the lock: __GFP_RETRY_MAYFAIL makes a full cgroup fail
  * the reset rather than wait for the OOM killer with the lock held.
  * Returns -ENOMEM, the memory unchanged, if they cannot be had.
  */
